@@ -1,0 +1,211 @@
+"""The pytest plugin (entry point ``pytest11: torch_nn_conformance``).
+
+Installed projects load this module on every pytest run, so it must cost
+nothing there: it imports neither torch nor Hypothesis at import, and changes
+no Hypothesis setting, until the run is a conformance run. A run becomes one
+when an option of ours is given, when the command line points at the
+``conformance`` package, or when a conformance suite is collected (its
+``conftest.py`` calls :func:`activate`). Activation then loads the
+``conformance-ci`` profile (unless ``--hypothesis-profile`` chose one),
+validates ``--device`` and records the selection for
+:func:`strategies.devices`.
+
+The ``device`` and ``dtype`` fixtures are parametrised from ``--device`` and
+``--dtype``: test ids read ``test_x[cpu-float32]``. Collection never depends
+on the worker: under pytest-xdist, ``cuda`` is mapped to ``cuda:(worker
+index mod device count)`` only when the fixture is set up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from conformance.profiles import DEFAULT_PROFILE, PROFILE_NAMES, register_profiles
+
+if TYPE_CHECKING:
+    import torch
+
+_ACTIVE = pytest.StashKey[bool]()
+_PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_DTYPES = ("float32", "float64")
+META_SKIP_REASON = "meta tensors carry no values; this check needs them"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "PyTorch nn conformance (torch-nn-conformance)")
+    group.addoption(
+        "--device",
+        action="append",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="Devices to run the conformance checks on: cpu, cuda, cuda:N, mps, meta. "
+        "Repeatable or comma-separated. Default: every available device (meta only "
+        "when named). A named device that is unavailable is reported as skipped.",
+    )
+    group.addoption(
+        "--dtype",
+        action="append",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="Only run dtype-parametrised checks for these dtypes (e.g. float32,bfloat16). "
+        "Default: each check's own dtypes.",
+    )
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _our_options_used(config: pytest.Config) -> bool:
+    return config.getoption("device") is not None or config.getoption("dtype") is not None
+
+
+def _targets_conformance(config: pytest.Config) -> bool:
+    """Does the command line point at (or contain) the conformance package?"""
+    for arg in config.args:
+        name = arg.split("::", 1)[0]
+        if config.getoption("pyargs", False) and name.split(".")[0] == "conformance":
+            return True
+        path = Path(name).resolve()
+        if path == _PACKAGE_DIR or _PACKAGE_DIR in path.parents or path in _PACKAGE_DIR.parents:
+            return True
+    return False
+
+
+def _is_active(config: pytest.Config) -> bool:
+    return config.stash.get(_ACTIVE, False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "dtypes(*names): the dtypes a conformance check is parametrised over"
+    )
+    config.addinivalue_line(
+        "markers", "supports_meta: the check is meaningful on the meta device (no values)"
+    )
+    # Hypothesis' plugin loads --hypothesis-profile in its own pytest_configure:
+    # ours must exist by then. Registering changes no setting.
+    if (config.getoption("hypothesis_profile", None) or "") in PROFILE_NAMES:
+        register_profiles()
+    if _our_options_used(config) or _targets_conformance(config):
+        activate(config)
+
+
+def activate(config: pytest.Config) -> None:
+    """Make this a conformance run (idempotent); see the module docstring."""
+    if _is_active(config):
+        return
+    config.stash[_ACTIVE] = True
+    from hypothesis import settings
+    from hypothesis.errors import InvalidArgument
+
+    from strategies.devices import select_devices
+    from strategies.dtypes import resolve_dtype
+
+    register_profiles()
+    if config.getoption("hypothesis_profile", None) is None:
+        settings.load_profile(DEFAULT_PROFILE)
+    try:
+        names = _split(config.getoption("device"))
+        select_devices(names)
+        for dt in _split(config.getoption("dtype")) or ():
+            resolve_dtype(dt, "--dtype")
+    except InvalidArgument as e:
+        raise pytest.UsageError(str(e).replace("device=", "--device=")) from None
+
+
+def _device_params(config: pytest.Config) -> list[Any]:
+    from strategies.devices import available_devices, device_unavailable_reason, parse_device
+
+    names = _split(config.getoption("device")) or list(available_devices())
+    params = []
+    for name in dict.fromkeys(parse_device(n) for n in names):
+        reason = device_unavailable_reason(name)
+        marks = [pytest.mark.skip(reason=f"device unavailable: {reason}")] if reason else []
+        params.append(pytest.param(name, id=name, marks=marks))
+    return params
+
+
+def _dtype_params(metafunc: pytest.Metafunc) -> list[Any]:
+    marker = metafunc.definition.get_closest_marker("dtypes")
+    candidates = list(marker.args) if marker else list(DEFAULT_DTYPES)
+    wanted = _split(metafunc.config.getoption("dtype"))
+    chosen = [d for d in candidates if wanted is None or d in wanted]
+    if not chosen:
+        why = f"--dtype selects none of this check's dtypes ({', '.join(candidates)})"
+        return [pytest.param(None, id="no-dtype", marks=pytest.mark.skip(reason=why))]
+    return [pytest.param(d, id=d) for d in chosen]
+
+
+def _uses_our_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
+    if name not in metafunc.fixturenames:
+        return False
+    # A project's own `device`/`dtype` fixture shadows ours: leave it alone.
+    defs = getattr(metafunc, "_arg2fixturedefs", {}).get(name)
+    return bool(defs) and getattr(defs[-1].func, "__module__", None) == __name__
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if _uses_our_fixture(metafunc, "device"):
+        activate(metafunc.config)
+        params = _device_params(metafunc.config)
+        if metafunc.definition.get_closest_marker("supports_meta") is None:
+            params = [
+                pytest.param(p.values[0], id=p.id, marks=[pytest.mark.skip(reason=META_SKIP_REASON)])
+                if p.values[0] == "meta"
+                else p
+                for p in params
+            ]
+        metafunc.parametrize("device", params, indirect=True)
+    if _uses_our_fixture(metafunc, "dtype"):
+        activate(metafunc.config)
+        metafunc.parametrize("dtype", _dtype_params(metafunc), indirect=True)
+
+
+def worker_device(name: str) -> str:
+    """The device a test parametrised with ``name`` runs on in this process.
+
+    Under pytest-xdist with several CUDA devices, plain ``cuda`` becomes
+    ``cuda:(worker index mod device count)`` so each worker keeps to its own
+    GPU; an explicit ``cuda:N`` is left as given.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if name != "cuda" or not worker.startswith("gw"):
+        return name
+    import torch
+
+    count = torch.cuda.device_count()
+    return f"cuda:{int(worker[2:]) % count}" if count > 1 else name
+
+
+# Session-scoped: Hypothesis rejects function-scoped fixtures in @given tests,
+# and a device or dtype is the same for every example anyway.
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """The device under test (parametrised by ``--device``)."""
+    import torch
+
+    return torch.device(worker_device(request.param))
+
+
+@pytest.fixture(scope="session")
+def dtype(request: pytest.FixtureRequest) -> torch.dtype:
+    """The dtype under test (parametrised by the ``dtypes`` marker and ``--dtype``)."""
+    from strategies.dtypes import resolve_dtype
+
+    return resolve_dtype(request.param)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not _is_active(config):
+        return None
+    from conformance.environment import header_lines
+
+    return header_lines(config)

@@ -1,0 +1,71 @@
+"""Hypothesis strategies for PyTorch shapes, tensors, devices and nn layer configs.
+
+>>> from hypothesis import given
+>>> from strategies import broadcastable_pairs
+>>> @given(broadcastable_pairs(max_dims=3))
+... def test_add_broadcasts(pair):
+...     assert (pair.x + pair.y).shape == pair.result_shape
+
+Importing this package registers no Hypothesis profile and changes no global
+state; the pytest plugin does that, and only for conformance runs.
+"""
+
+from strategies.devices import devices, parse_device, selected_devices
+from strategies.dtypes import DTYPE_KINDS, dtypes, resolve_dtype
+from strategies.layers import (
+    DROPOUT_KINDS,
+    DropoutConfig,
+    LinearConfig,
+    dropout_configs,
+    dropout_inputs,
+    linear_configs,
+    linear_inputs,
+)
+from strategies.models import CONTAINERS, MODEL_KINDS, ModelConfig, build_model, model_configs
+from strategies.shapes import (
+    BroadcastableShapes,
+    NonBroadcastableShapes,
+    mutually_broadcastable_shapes,
+    non_broadcastable_shapes,
+    shapes,
+)
+from strategies.tensors import (
+    LAYOUTS,
+    BroadcastablePair,
+    broadcastable_pairs,
+    default_elements,
+    layouts,
+    tensors,
+)
+
+__all__ = [
+    "CONTAINERS",
+    "DROPOUT_KINDS",
+    "DTYPE_KINDS",
+    "LAYOUTS",
+    "MODEL_KINDS",
+    "BroadcastablePair",
+    "BroadcastableShapes",
+    "DropoutConfig",
+    "LinearConfig",
+    "ModelConfig",
+    "NonBroadcastableShapes",
+    "broadcastable_pairs",
+    "build_model",
+    "default_elements",
+    "devices",
+    "dropout_configs",
+    "dropout_inputs",
+    "dtypes",
+    "layouts",
+    "linear_configs",
+    "linear_inputs",
+    "model_configs",
+    "mutually_broadcastable_shapes",
+    "non_broadcastable_shapes",
+    "parse_device",
+    "resolve_dtype",
+    "selected_devices",
+    "shapes",
+    "tensors",
+]

@@ -1,0 +1,310 @@
+"""Strategies for tensor shapes and for sets of shapes that do or do not broadcast.
+
+Sides shrink toward 1 (then 0, then 2, 3, ...), ranks toward ``min_dims``, and
+"this dimension is broadcast" flags toward False, so a failure that needs one
+broadcast dimension shrinks to shapes like ``(1,)`` against ``(2,)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from strategies._validation import (
+    check_int,
+    check_interval,
+    check_optional_int,
+    check_shape,
+)
+
+__all__ = [
+    "BroadcastableShapes",
+    "NonBroadcastableShapes",
+    "mutually_broadcastable_shapes",
+    "non_broadcastable_shapes",
+    "shapes",
+]
+
+Shape = tuple[int, ...]
+
+#: Default cap on the number of elements of any drawn shape (and of a
+#: broadcast result): small tensors keep examples fast and shrinking cheap.
+DEFAULT_MAX_NUMEL = 512
+
+
+class BroadcastableShapes(NamedTuple):
+    """Shapes that broadcast together, and the shape they broadcast to."""
+
+    input_shapes: tuple[Shape, ...]
+    result_shape: Shape
+
+
+class NonBroadcastableShapes(NamedTuple):
+    """Shapes that must fail to broadcast.
+
+    Exactly one aligned dimension conflicts: ``dim`` (negative, counted from
+    the right as broadcasting aligns them) holds ``sizes``, two different
+    sizes, neither of them 1, in the shapes at ``indices``. Every other
+    dimension broadcasts.
+    """
+
+    input_shapes: tuple[Shape, ...]
+    dim: int
+    sizes: tuple[int, int]
+    indices: tuple[int, int]
+
+
+def _ordered_sides(low: int, high: int, *, first: tuple[int, ...]) -> list[int]:
+    """The integers in [low, high], the ``first`` ones (where in range) leading."""
+    lead = [v for v in first if low <= v <= high]
+    return lead + [v for v in range(low, high + 1) if v not in lead]
+
+
+def _side(low: int, high: int, *, first: tuple[int, ...] = (1, 0)) -> st.SearchStrategy[int]:
+    """A side in [low, high] shrinking toward ``first[0]``, then ``first[1]``, ..."""
+    order = _ordered_sides(low, high, first=first)
+    if order == list(range(low, high + 1)):
+        return st.integers(low, high)
+    return st.integers(0, len(order) - 1).map(order.__getitem__)
+
+
+def _default_max_side(min_side: int) -> int:
+    return max(min_side + 5, 2)
+
+
+def _capped_side(draw: st.DrawFn, min_side: int, max_side: int, cap: int) -> int:
+    """Draw a side from [min_side, min(max_side, cap)]; cap >= min_side holds."""
+    return draw(_side(min_side, max(min_side, min(max_side, cap))))
+
+
+def _validate_dims_and_sides(
+    min_dims: int, max_dims: int | None, min_side: int, max_side: int | None, max_numel: int
+) -> None:
+    check_int(min_dims, "min_dims", min_value=0)
+    check_optional_int(max_dims, "max_dims", min_value=0)
+    check_interval(min_dims, max_dims, "min_dims", "max_dims")
+    check_int(min_side, "min_side", min_value=0)
+    check_optional_int(max_side, "max_side", min_value=0)
+    check_interval(min_side, max_side, "min_side", "max_side")
+    check_int(max_numel, "max_numel", min_value=0)
+    if min_side**min_dims > max_numel:
+        raise InvalidArgument(
+            f"max_numel={max_numel} is too small for min_dims={min_dims} and "
+            f"min_side={min_side}: the smallest shape has {min_side**min_dims} elements"
+        )
+
+
+def _draw_shape(
+    draw: st.DrawFn, ndim: int, min_side: int, max_side: int, max_numel: int
+) -> Shape:
+    """Draw ``ndim`` sides whose product stays within ``max_numel``.
+
+    Each side is capped by what the sides drawn so far leave over, keeping
+    room for the remaining ones at ``min_side``: a bound, never a filter.
+    """
+    sides: list[int] = []
+    used = 1
+    for i in range(ndim):
+        reserve = max(min_side, 1) ** (ndim - i - 1)
+        side = _capped_side(draw, min_side, max_side, max_numel // (used * reserve))
+        sides.append(side)
+        used *= max(side, 1)
+    return tuple(sides)
+
+
+@st.composite
+def _shapes(
+    draw: st.DrawFn, min_dims: int, max_dims: int, min_side: int, max_side: int, max_numel: int
+) -> Shape:
+    ndim = draw(st.integers(min_dims, max_dims))
+    return _draw_shape(draw, ndim, min_side, max_side, max_numel)
+
+
+def shapes(
+    *,
+    min_dims: int = 0,
+    max_dims: int | None = None,
+    min_side: int = 0,
+    max_side: int | None = None,
+    max_numel: int = DEFAULT_MAX_NUMEL,
+) -> st.SearchStrategy[Shape]:
+    """Tensor shapes: tuples of ``min_dims`` to ``max_dims`` non-negative sides.
+
+    0-d shapes ``()``, size-0 and size-1 sides are all reachable with the
+    defaults; raise ``min_dims`` or ``min_side`` to exclude them. ``max_dims``
+    defaults to ``min_dims + 3``, ``max_side`` to ``max(min_side + 5, 2)``,
+    and no shape has more than ``max_numel`` elements (sides are bounded while
+    drawing, so nothing is filtered). Shapes shrink toward ``min_dims`` sides
+    of 1 (then 0).
+
+    >>> from strategies import shapes
+    >>> shapes(min_dims=1, max_dims=3, max_side=4).example()  # doctest: +SKIP
+    (3, 0, 1)
+    """
+    _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
+    hi_dims = min_dims + 3 if max_dims is None else max_dims
+    hi_side = _default_max_side(min_side) if max_side is None else max_side
+    return _shapes(min_dims, hi_dims, min_side, hi_side, max_numel)
+
+
+@st.composite
+def _mutually_broadcastable(
+    draw: st.DrawFn,
+    num_shapes: int,
+    min_dims: int,
+    max_dims: int,
+    min_side: int,
+    max_side: int,
+    base_shape: Shape,
+    max_numel: int,
+) -> BroadcastableShapes:
+    ranks = [draw(st.integers(min_dims, max_dims), label=f"ndim[{i}]") for i in range(num_shapes)]
+    out_ndim = max([len(base_shape), *ranks])
+    shapes_rev: list[list[int]] = [[] for _ in range(num_shapes)]
+    result_rev: list[int] = []
+    used = 1  # product of non-zero result sides so far, for the numel cap
+    for pos in range(1, out_ndim + 1):  # aligned from the right
+        base = base_shape[-pos] if pos <= len(base_shape) else 1
+        if base != 1:
+            side = base  # every shape must agree with base_shape here, or be 1
+        else:
+            remaining = out_ndim - pos
+            reserve = max(min_side, 1) ** remaining
+            side = _capped_side(draw, min_side, max_side, max_numel // (used * reserve))
+        result_side = base
+        for rank, rev in zip(ranks, shapes_rev, strict=True):
+            if pos > rank:
+                continue
+            broadcast_here = draw(st.booleans())
+            entry = 1 if broadcast_here else side
+            rev.append(entry)
+            if entry != 1:
+                result_side = entry
+        result_rev.append(result_side)
+        used *= max(result_side, 1)
+    return BroadcastableShapes(
+        input_shapes=tuple(tuple(reversed(rev)) for rev in shapes_rev),
+        result_shape=tuple(reversed(result_rev)),
+    )
+
+
+def mutually_broadcastable_shapes(
+    *,
+    num_shapes: int = 2,
+    min_dims: int = 0,
+    max_dims: int | None = None,
+    min_side: int = 0,
+    max_side: int | None = None,
+    base_shape: Shape = (),
+    max_numel: int = DEFAULT_MAX_NUMEL,
+) -> st.SearchStrategy[BroadcastableShapes]:
+    """``num_shapes`` shapes that broadcast together, with their result shape.
+
+    Each aligned dimension has one size ``s`` (never mixing two sizes above
+    1); each shape that reaches that dimension holds either ``s`` or 1 there.
+    Size-0 sides broadcast like any other: ``(1,)`` against ``(0,)`` gives
+    ``(0,)``. When ``base_shape`` is given, every shape also broadcasts with
+    it and ``result_shape`` includes it. The result has at most ``max_numel``
+    elements. Shrinks toward ``min_dims`` dimensions, sides of 1, and no
+    broadcasting, so a fault needing one broadcast dimension shrinks to
+    ``((1,), (2,))`` or ``((2,), (1,))``.
+
+    >>> from strategies import mutually_broadcastable_shapes
+    >>> mutually_broadcastable_shapes(num_shapes=3).example()  # doctest: +SKIP
+    BroadcastableShapes(input_shapes=((4, 1), (), (1, 3)), result_shape=(4, 3))
+    """
+    check_int(num_shapes, "num_shapes", min_value=1)
+    base = check_shape(base_shape, "base_shape")
+    _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
+    if math.prod(base) > max_numel:
+        raise InvalidArgument(
+            f"base_shape={base_shape!r} has more than max_numel={max_numel} elements"
+        )
+    hi_dims = min_dims + 3 if max_dims is None else max_dims
+    hi_side = _default_max_side(min_side) if max_side is None else max_side
+    return _mutually_broadcastable(
+        num_shapes, min_dims, hi_dims, min_side, hi_side, base, max_numel
+    )
+
+
+@st.composite
+def _non_broadcastable(
+    draw: st.DrawFn,
+    num_shapes: int,
+    min_dims: int,
+    max_dims: int,
+    min_side: int,
+    max_side: int,
+    conflict_sizes: list[int],
+    max_numel: int,
+) -> NonBroadcastableShapes:
+    base = draw(
+        _mutually_broadcastable(
+            num_shapes, min_dims, max_dims, min_side, max_side, (), max_numel
+        ),
+        label="broadcastable start",
+    )
+    shapes_ = [list(s) for s in base.input_shapes]
+    i = draw(st.integers(0, num_shapes - 2), label="first conflicting shape")
+    j = draw(st.integers(i + 1, num_shapes - 1), label="second conflicting shape")
+    depth = draw(st.integers(1, min(len(shapes_[i]), len(shapes_[j]))), label="-dim")
+    a_index = draw(st.integers(0, len(conflict_sizes) - 1))
+    b_index = draw(st.integers(0, len(conflict_sizes) - 2))
+    a = conflict_sizes[a_index]
+    b = conflict_sizes[b_index + (b_index >= a_index)]  # any size but a
+    shapes_[i][-depth] = a
+    shapes_[j][-depth] = b
+    # Keep the conflict to one pair: every other shape is 1 at that dimension.
+    for k, s in enumerate(shapes_):
+        if k not in (i, j) and len(s) >= depth:
+            s[-depth] = 1
+    return NonBroadcastableShapes(
+        input_shapes=tuple(tuple(s) for s in shapes_),
+        dim=-depth,
+        sizes=(a, b),
+        indices=(i, j),
+    )
+
+
+def non_broadcastable_shapes(
+    *,
+    num_shapes: int = 2,
+    min_dims: int = 1,
+    max_dims: int | None = None,
+    min_side: int = 0,
+    max_side: int | None = None,
+    max_numel: int = DEFAULT_MAX_NUMEL,
+) -> st.SearchStrategy[NonBroadcastableShapes]:
+    """``num_shapes`` shapes that must fail to broadcast, with the conflict known.
+
+    Built from broadcastable shapes by setting one aligned dimension of two
+    shapes to two different sizes, neither 1 (so ``(0,)`` against ``(2,)``
+    conflicts, while ``(0,)`` against ``(1,)`` would not). The shapes start
+    within ``max_numel`` elements; the conflicting side can multiply that by
+    at most ``max_side``. Shrinks toward ``((2,), (0,))``.
+
+    >>> from strategies import non_broadcastable_shapes
+    >>> non_broadcastable_shapes().example()  # doctest: +SKIP
+    NonBroadcastableShapes(input_shapes=((3, 2), (4, 1)), dim=-2, sizes=(3, 4), indices=(0, 1))
+    """
+    check_int(num_shapes, "num_shapes", min_value=2)
+    _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
+    if min_dims < 1:
+        raise InvalidArgument(
+            f"min_dims={min_dims} must be at least 1: 0-d shapes broadcast with everything"
+        )
+    hi_dims = min_dims + 3 if max_dims is None else max_dims
+    hi_side = _default_max_side(min_side) if max_side is None else max_side
+    conflict_sizes = _ordered_sides(min_side, hi_side, first=(2, 0))
+    conflict_sizes = [s for s in conflict_sizes if s != 1]
+    if len(conflict_sizes) < 2:
+        raise InvalidArgument(
+            f"min_side={min_side} and max_side={hi_side} leave fewer than two sizes "
+            "other than 1, so no two sides can conflict"
+        )
+    return _non_broadcastable(
+        num_shapes, min_dims, hi_dims, min_side, hi_side, conflict_sizes, max_numel
+    )
