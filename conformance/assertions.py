@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ def rerun_hint() -> str:
     return f"\nRerun: pytest '{nodeid}'  (the conformance-ci profile replays the same examples)"
 
 
-def fail(message: str, context: str = "") -> None:
+def fail(message: str, context: str = "") -> NoReturn:
     raise AssertionError(f"{message}{f' [{context}]' if context else ''}{rerun_hint()}")
 
 
@@ -81,26 +81,29 @@ def assert_equal(name: str, actual: Any, expected: Any, context: str = "") -> No
     if bad.any():
         i = _first_bad(bad)
         fail(
-            f"{_index_str(name, i)}={a[i]!r}, but should be {e[i]!r} "
+            f"{_index_str(name, i)}={a[i].item()!r}, but should be {e[i].item()!r} "
             f"({int(bad.sum())} of {a.size} elements differ)",
             context,
         )
 
 
-def assert_within(
-    name: str, actual: Any, expected: Any, bound: Any, context: str = ""
-) -> None:
-    """|actual - expected| <= bound elementwise (bound broadcasts); NaN must match NaN."""
+def assert_within(name: str, actual: Any, expected: Any, bound: Any, context: str = "") -> None:
+    """|actual - expected| <= bound elementwise (bound broadcasts).
+
+    NaN must match NaN, and a non-finite expected value (inf) must be matched
+    exactly: ``inf - inf`` is NaN, and a bound scaled by ``|inf|`` is no bound.
+    """
     a, e = _as_numpy(actual).astype(np.float64), _as_numpy(expected).astype(np.float64)
     assert_shape(name, a.shape, e.shape, context)
     b = np.broadcast_to(_as_numpy(bound).astype(np.float64), e.shape)
+    b = np.where(np.isfinite(e), b, 0.0)
     nan_ok = np.isnan(a) & np.isnan(e)
     with np.errstate(invalid="ignore"):
         bad = ~((np.abs(a - e) <= b) | nan_ok | (a == e))
     if bad.any():
         i = _first_bad(bad)
         fail(
-            f"{_index_str(name, i)}={a[i]!r}, but should be {e[i]!r} "
+            f"{_index_str(name, i)}={a[i].item()!r}, but should be {e[i].item()!r} "
             f"(|diff|={abs(a[i] - e[i]):.3g} > allowed {b[i]:.3g}; "
             f"{int(bad.sum())} of {a.size} elements outside)",
             context,
@@ -140,10 +143,12 @@ def assert_raises(
         result = call()
     except exc_type as e:
         if match is not None and match not in str(e):
-            fail(f"{what} raised {type(e).__name__}({str(e)!r}), but should mention {match!r}", context)
+            fail(
+                f"{what} raised {type(e).__name__}({str(e)!r}), but should mention {match!r}",
+                context,
+            )
         return e
     fail(f"{what} returned {_summary(result)}, but should raise {names}", context)
-    raise AssertionError("unreachable")  # for type checkers: fail() always raises
 
 
 def _summary(value: Any) -> str:

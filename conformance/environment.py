@@ -36,7 +36,7 @@ def describe(config: pytest.Config) -> dict[str, Any]:
             skipped[name] = reason
         else:
             selected.append(name)
-    current = settings.default
+    current = settings()  # the active profile's values
     env: dict[str, Any] = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -69,8 +69,7 @@ def header_lines(config: pytest.Config) -> list[str]:
         f"hypothesis {env['hypothesis']}, python {env['python']}",
         f"conformance devices: {', '.join(env['devices']) or 'none'}"
         + "".join(f"; skipped {reason}" for reason in env["devices_skipped"].values()),
-        f"conformance profile: {env['profile']} (max_examples={env['max_examples']}), "
-        f"seed: {seed}",
+        f"conformance profile: {env['profile']} (max_examples={env['max_examples']}), seed: {seed}",
     ]
     if "cuda" in env:
         lines.append(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import torch
 
 _ACTIVE = pytest.StashKey[bool]()
+_PREVIOUS = pytest.StashKey["tuple[str, tuple[str, ...] | None]"]()
 _PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DTYPES = ("float32", "float64")
 META_SKIP_REASON = "meta tensors carry no values; this check needs them"
@@ -66,6 +67,18 @@ def _our_options_used(config: pytest.Config) -> bool:
     return config.getoption("device") is not None or config.getoption("dtype") is not None
 
 
+def _collects_package(path: Path) -> bool:
+    """Would collecting the directory ``path`` reach the conformance package?
+
+    Not through a hidden directory or an installation (pytest collects
+    neither): a project whose ``.venv`` holds the kit is no conformance run.
+    """
+    if path not in _PACKAGE_DIR.parents:
+        return False
+    route = _PACKAGE_DIR.relative_to(path).parts
+    return not any(p.startswith(".") or p in ("site-packages", "dist-packages") for p in route)
+
+
 def _targets_conformance(config: pytest.Config) -> bool:
     """Does the command line point at (or contain) the conformance package?"""
     for arg in config.args:
@@ -73,7 +86,7 @@ def _targets_conformance(config: pytest.Config) -> bool:
         if config.getoption("pyargs", False) and name.split(".")[0] == "conformance":
             return True
         path = Path(name).resolve()
-        if path == _PACKAGE_DIR or _PACKAGE_DIR in path.parents or path in _PACKAGE_DIR.parents:
+        if path == _PACKAGE_DIR or _PACKAGE_DIR in path.parents or _collects_package(path):
             return True
     return False
 
@@ -109,16 +122,35 @@ def activate(config: pytest.Config) -> None:
     from strategies.devices import select_devices
     from strategies.dtypes import resolve_dtype
 
+    # What pytest_unconfigure puts back (one process may run pytest twice).
+    config.stash[_PREVIOUS] = (settings.get_current_profile_name(), select_devices(None))
     register_profiles()
     if config.getoption("hypothesis_profile", None) is None:
         settings.load_profile(DEFAULT_PROFILE)
+    for option in ("device", "dtype"):
+        given = config.getoption(option)
+        if given is not None and not _split(given):
+            raise pytest.UsageError(f"--{option}={','.join(given)!r} names no {option}")
     try:
-        names = _split(config.getoption("device"))
-        select_devices(names)
+        select_devices(_split(config.getoption("device")))
         for dt in _split(config.getoption("dtype")) or ():
             resolve_dtype(dt, "--dtype")
     except InvalidArgument as e:
         raise pytest.UsageError(str(e).replace("device=", "--device=")) from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Undo the activation's global changes: the profile and the device selection."""
+    previous = config.stash.get(_PREVIOUS, None)
+    if previous is None:
+        return
+    from hypothesis import settings
+
+    from strategies.devices import select_devices
+
+    profile, selection = previous
+    settings.load_profile(profile)
+    select_devices(selection)
 
 
 def _device_params(config: pytest.Config) -> list[Any]:
@@ -133,11 +165,21 @@ def _device_params(config: pytest.Config) -> list[Any]:
     return params
 
 
+def _dtype_name(dtype: Any, what: str) -> str:
+    """The canonical name (``float32``) of a dtype given as a name or a torch.dtype."""
+    from strategies.dtypes import resolve_dtype
+
+    return str(resolve_dtype(dtype, what)).removeprefix("torch.")
+
+
 def _dtype_params(metafunc: pytest.Metafunc) -> list[Any]:
     marker = metafunc.definition.get_closest_marker("dtypes")
-    candidates = list(marker.args) if marker else list(DEFAULT_DTYPES)
+    names = marker.args if marker else DEFAULT_DTYPES
+    # Compared by canonical name: --dtype=torch.float32 selects "float32".
+    candidates = list(dict.fromkeys(_dtype_name(d, "@pytest.mark.dtypes") for d in names))
     wanted = _split(metafunc.config.getoption("dtype"))
-    chosen = [d for d in candidates if wanted is None or d in wanted]
+    wanted_names = None if wanted is None else {_dtype_name(d, "--dtype") for d in wanted}
+    chosen = [d for d in candidates if wanted_names is None or d in wanted_names]
     if not chosen:
         why = f"--dtype selects none of this check's dtypes ({', '.join(candidates)})"
         return [pytest.param(None, id="no-dtype", marks=pytest.mark.skip(reason=why))]
@@ -149,7 +191,9 @@ def _uses_our_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
         return False
     # A project's own `device`/`dtype` fixture shadows ours: leave it alone.
     defs = getattr(metafunc, "_arg2fixturedefs", {}).get(name)
-    return bool(defs) and getattr(defs[-1].func, "__module__", None) == __name__
+    if not defs:
+        return False
+    return getattr(defs[-1].func, "__module__", None) == __name__
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -158,7 +202,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         params = _device_params(metafunc.config)
         if metafunc.definition.get_closest_marker("supports_meta") is None:
             params = [
-                pytest.param(p.values[0], id=p.id, marks=[pytest.mark.skip(reason=META_SKIP_REASON)])
+                pytest.param(
+                    p.values[0], id=p.id, marks=[pytest.mark.skip(reason=META_SKIP_REASON)]
+                )
                 if p.values[0] == "meta"
                 else p
                 for p in params

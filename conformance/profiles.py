@@ -31,6 +31,7 @@ def _profiles() -> dict[str, dict[str, Any]]:
         "suppress_health_check": (),  # none: sizes are bounded, never filtered
         "verbosity": Verbosity.normal,
         "phases": tuple(Phase),
+        "backend": "hypothesis",
     }
     return {
         # Deterministic: the same examples on every run and every xdist worker.

@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
 __all__ = ["Tolerance", "accumulation_bound", "elementwise", "tf32", "unit_roundoff"]
@@ -74,7 +75,7 @@ def unit_roundoff(dtype: torch.dtype, *, tf32_enabled: bool = False) -> float:
 
 
 def accumulation_bound(
-    abs_sum: torch.Tensor, k: int, dtype: torch.dtype, *, tf32_enabled: bool = False
+    abs_sum: torch.Tensor | np.ndarray, k: int, dtype: torch.dtype, *, tf32_enabled: bool = False
 ) -> torch.Tensor:
     """Largest admissible |error| of each computed sum of ``k`` products.
 
@@ -84,7 +85,7 @@ def accumulation_bound(
     """
     u = unit_roundoff(dtype, tf32_enabled=tf32_enabled)
     gamma = (k + 2) * u / (1 - (k + 2) * u)
-    return gamma * abs_sum.double() + torch.finfo(dtype).tiny
+    return gamma * torch.as_tensor(abs_sum).double() + torch.finfo(dtype).tiny
 
 
 @contextlib.contextmanager

@@ -74,13 +74,16 @@ def available_devices() -> tuple[str, ...]:
     return tuple(names)
 
 
-def select_devices(names: Iterable[str] | None) -> None:
+def select_devices(names: Iterable[str] | None) -> tuple[str, ...] | None:
     """Record the devices the run selected (the pytest plugin calls this).
 
-    ``None`` restores the default: every available device.
+    ``None`` restores the default: every available device. Returns the
+    previous selection, so that a caller can put it back.
     """
     global _selection
+    previous = _selection
     _selection = None if names is None else tuple(parse_device(n) for n in names)
+    return previous
 
 
 def selected_devices() -> tuple[str, ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import torch
 from hypothesis import strategies as st
@@ -54,8 +54,15 @@ def dtypes(
     """
     chosen = check_subset(kinds, "kinds", DTYPE_KINDS)
     check_bool(low_precision, "low_precision")
-    # Keep the caller's kind order: the first kind named is the shrink target.
-    ordered = [k for k in (kinds if not isinstance(kinds, str) else (kinds,)) if k in chosen]
+    # Keep the caller's kind order, the first kind named being the shrink
+    # target; an unordered collection (a set) gets the canonical order, so
+    # that draws do not depend on PYTHONHASHSEED.
+    if isinstance(kinds, str):
+        ordered: Collection[str] = (kinds,)
+    elif isinstance(kinds, Sequence):
+        ordered = kinds
+    else:
+        ordered = chosen
     pool = [
         dt
         for kind in dict.fromkeys(ordered)

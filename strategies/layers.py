@@ -28,7 +28,7 @@ from strategies._validation import (
 from strategies.devices import parse_device
 from strategies.dtypes import resolve_dtype
 from strategies.shapes import DEFAULT_MAX_NUMEL, _draw_shape, shapes
-from strategies.tensors import _check_tensor_args, _tensors, default_elements
+from strategies.tensors import _check_tensor_args, _default_if_none, _tensors
 
 __all__ = [
     "DROPOUT_KINDS",
@@ -151,7 +151,7 @@ def _batched_inputs(
     max_side: int,
     dtype: torch.dtype,
     device: str,
-    elements: st.SearchStrategy | None,
+    elements: st.SearchStrategy,
     requires_grad: bool,
     layout: Any,
     max_numel: int,
@@ -164,7 +164,7 @@ def _batched_inputs(
             (*batch, *feature_shape),
             dtype,
             device,
-            elements or default_elements(dtype),
+            elements,
             requires_grad,
             layout,
         ),
@@ -172,7 +172,9 @@ def _batched_inputs(
     )
 
 
-def _check_input_args(min_batch_dims: int, max_batch_dims: int, max_side: int, max_numel: int) -> None:
+def _check_input_args(
+    min_batch_dims: int, max_batch_dims: int, max_side: int, max_numel: int
+) -> None:
     check_int(min_batch_dims, "min_batch_dims", min_value=0)
     check_int(max_batch_dims, "max_batch_dims", min_value=0)
     check_interval(min_batch_dims, max_batch_dims, "min_batch_dims", "max_batch_dims")
@@ -207,14 +209,14 @@ def linear_inputs(
     if not isinstance(config, LinearConfig):
         raise InvalidArgument(f"config={config!r} must be a LinearConfig")
     _check_input_args(min_batch_dims, max_batch_dims, max_side, max_numel)
-    _check_tensor_args(config.dtype, config.device, requires_grad, layout)
+    dt, dev = _check_tensor_args(config.dtype, config.device, requires_grad, layout)
     return _batched_inputs(
         (config.in_features,),
         (min_batch_dims, max_batch_dims),
         max_side,
-        config.dtype,
-        config.device,
-        elements,
+        dt,
+        dev,
+        _default_if_none(elements, dt),
         requires_grad,
         layout,
         max_numel,
@@ -224,17 +226,23 @@ def linear_inputs(
 @dataclasses.dataclass(frozen=True)
 class _DropoutKind:
     ranks: tuple[int, ...]  # input ranks accepted without a warning
-    channel_dim: int | None  # dim whose entries are dropped together (None: elementwise)
+    # The dim whose entries are dropped together, negative when counted from
+    # the end (the layer also takes unbatched inputs); None: elementwise.
+    channels: int | None
     alpha: bool  # keeps mean and variance instead of rescaling by 1/(1-p)
     honours_inplace: bool
 
 
 _DROPOUT_KINDS: dict[str, _DropoutKind] = {
     "Dropout": _DropoutKind((0, 1, 2, 3, 4), None, alpha=False, honours_inplace=True),
-    "Dropout1d": _DropoutKind((2, 3), 1, alpha=False, honours_inplace=True),
-    "Dropout2d": _DropoutKind((4,), 1, alpha=False, honours_inplace=True),
-    "Dropout3d": _DropoutKind((4, 5), 1, alpha=False, honours_inplace=True),
+    # (C, L) or (N, C, L); other ranks raise.
+    "Dropout1d": _DropoutKind((2, 3), -2, alpha=False, honours_inplace=True),
+    # (N, C, H, W); a 3-D input warns and is read as (N, C, L).
+    "Dropout2d": _DropoutKind((4,), -3, alpha=False, honours_inplace=True),
+    # (C, D, H, W) or (N, C, D, H, W).
+    "Dropout3d": _DropoutKind((4, 5), -4, alpha=False, honours_inplace=True),
     "AlphaDropout": _DropoutKind((0, 1, 2, 3, 4), None, alpha=True, honours_inplace=False),
+    # Always (N, C, *).
     "FeatureAlphaDropout": _DropoutKind((2, 3, 4, 5), 1, alpha=True, honours_inplace=False),
 }
 DROPOUT_KINDS: tuple[str, ...] = tuple(_DROPOUT_KINDS)
@@ -264,13 +272,30 @@ class DropoutConfig:
 
     @property
     def channel_dim(self) -> int | None:
-        """For unbatched inputs of the lowest rank, the dim of whole-channel drops.
+        """The dim of whole-channel drops for inputs of the lowest rank.
 
-        For inputs one rank higher (batched), channels are at ``channel_dim``
-        too, counted from the end: ``x.ndim - (min(ranks) - channel_dim)``.
-        None for elementwise dropout.
+        None for elementwise dropout; :meth:`channel_dim_for` gives it for
+        any accepted rank.
         """
-        return _DROPOUT_KINDS[self.kind].channel_dim
+        return self.channel_dim_for(min(self.ranks))
+
+    def channel_dim_for(self, ndim: int) -> int | None:
+        """The dim whose entries are zeroed together in an input of rank ``ndim``.
+
+        None for elementwise dropout. Layers that also take unbatched inputs
+        count it from the end: ``Dropout1d`` drops along dim 0 of ``(C, L)``
+        and dim 1 of ``(N, C, L)``; ``FeatureAlphaDropout`` always reads
+        ``(N, C, *)``.
+        """
+        if ndim not in self.ranks:
+            raise InvalidArgument(
+                f"ndim={ndim!r} is not a rank {self.kind} takes without warning: "
+                f"{', '.join(map(str, self.ranks))}"
+            )
+        channels = _DROPOUT_KINDS[self.kind].channels
+        if channels is None:
+            return None
+        return channels + ndim if channels < 0 else channels
 
     @property
     def alpha(self) -> bool:
@@ -288,10 +313,22 @@ class DropoutConfig:
 
 
 def _probabilities(min_p: float, max_p: float) -> st.SearchStrategy[float]:
-    # Both ends are edge cases (identity, all zeros): sample them explicitly.
+    """p in [min_p, max_p], shrinking toward min_p; 0 and 1 drawn often when in range.
+
+    Drawn as an offset from ``min_p``: plain ``floats(min_p, max_p)`` shrinks
+    toward the simplest float in range (1.0 or 0.5). Both ends are edge cases
+    (identity, all zeros), so half the draws snap to the nearest one; every
+    draw makes the same choices, so a snap is never "simpler" than ``min_p``.
+    """
     ends = [p for p in (min_p, max_p) if p in (0.0, 1.0)]
-    inner = st.floats(min_p, max_p, allow_nan=False, allow_subnormal=False)
-    return st.one_of(st.sampled_from(ends), inner) if ends else inner
+    offsets = st.floats(0.0, max_p - min_p, allow_nan=False, allow_subnormal=False)
+
+    def probability(snap_and_offset: tuple[bool, float]) -> float:
+        snap, offset = snap_and_offset
+        p = min(min_p + offset, max_p)
+        return min(ends, key=lambda end: abs(end - p)) if snap and ends else p
+
+    return st.tuples(st.booleans(), offsets).map(probability)
 
 
 @st.composite
@@ -359,15 +396,11 @@ def dropout_inputs(
         raise InvalidArgument(f"dtype={dt} must be floating: dropout rescales its input")
     check_int(max_side, "max_side", min_value=0)
     check_int(max_numel, "max_numel", min_value=1)
-    ranks = config.ranks
-    shape = st.sampled_from(ranks).flatmap(
-        lambda r: shapes(min_dims=r, max_dims=r, max_side=max_side, max_numel=max_numel)
-    )
-    return _tensors(
-        shape,
-        dt,
-        dev,
-        elements or default_elements(dt),
-        requires_grad,
-        layout,
-    )
+    elements_ = _default_if_none(elements, dt)
+    # One shape strategy per rank, built once (not on every draw).
+    by_rank = {
+        r: shapes(min_dims=r, max_dims=r, max_side=max_side, max_numel=max_numel)
+        for r in config.ranks
+    }
+    shape = st.sampled_from(config.ranks).flatmap(by_rank.__getitem__)
+    return _tensors(shape, dt, dev, elements_, requires_grad, layout)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from strategies._validation import (
+    check_choices,
     check_int,
     check_interval,
     check_probability,
@@ -116,6 +117,9 @@ def build_model(
     device: str | torch.device | None = None,
 ) -> nn.Module:
     """Build a model from keyword data (what :attr:`ModelConfig.kwargs` holds)."""
+    check_choices(kind, "kind", MODEL_KINDS)
+    check_choices(outer, "outer", CONTAINERS)
+    check_choices(inner, "inner", CONTAINERS)
     factory: dict[str, Any] = {"dtype": dtype, "device": device}
     outer_cls, inner_cls = _CONTAINER_CLASSES[outer], _CONTAINER_CLASSES[inner]
     blocks = []
@@ -227,6 +231,4 @@ def model_configs(
     check_probability(max_p, "max_p")
     check_interval(min_p, max_p, "min_p", "max_p")
     p = st.floats(float(min_p), float(max_p), allow_nan=False, allow_subnormal=False)
-    return _model_configs(
-        chosen_kinds, chosen_containers, (min_depth, max_depth), max_features, p
-    )
+    return _model_configs(chosen_kinds, chosen_containers, (min_depth, max_depth), max_features, p)

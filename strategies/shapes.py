@@ -8,6 +8,7 @@ broadcast dimension shrinks to shapes like ``(1,)`` against ``(2,)``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 from hypothesis import strategies as st
@@ -47,8 +48,9 @@ class NonBroadcastableShapes(NamedTuple):
 
     Exactly one aligned dimension conflicts: ``dim`` (negative, counted from
     the right as broadcasting aligns them) holds ``sizes``, two different
-    sizes, neither of them 1, in the shapes at ``indices``. Every other
-    dimension broadcasts.
+    sizes, neither of them 1, in the shapes at ``indices``. The other shapes
+    reaching ``dim`` hold 1 there (``sizes[0]`` when ``min_side > 1``
+    excludes 1). Every other dimension broadcasts.
     """
 
     input_shapes: tuple[Shape, ...]
@@ -97,9 +99,25 @@ def _validate_dims_and_sides(
         )
 
 
-def _draw_shape(
-    draw: st.DrawFn, ndim: int, min_side: int, max_side: int, max_numel: int
-) -> Shape:
+def _max_fitting_dims(
+    min_dims: int, max_dims: int, min_side: int, max_numel: int, smallest: Callable[[int], int]
+) -> int:
+    """The largest rank in [min_dims, max_dims] whose smallest shape fits ``max_numel``.
+
+    ``smallest(ndim)`` is the element count of the smallest shape (or result)
+    of that rank; it only grows with the rank when ``min_side >= 2``, and then
+    a high rank cannot fit (``2**10 > 512``). Capping the rank keeps the bound
+    without filtering.
+    """
+    if min_side <= 1:
+        return max_dims
+    ndim = min_dims
+    while ndim < max_dims and smallest(ndim + 1) <= max_numel:
+        ndim += 1
+    return ndim
+
+
+def _draw_shape(draw: st.DrawFn, ndim: int, min_side: int, max_side: int, max_numel: int) -> Shape:
     """Draw ``ndim`` sides whose product stays within ``max_numel``.
 
     Each side is capped by what the sides drawn so far leave over, keeping
@@ -147,7 +165,23 @@ def shapes(
     _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
     hi_dims = min_dims + 3 if max_dims is None else max_dims
     hi_side = _default_max_side(min_side) if max_side is None else max_side
+    hi_dims = _max_fitting_dims(min_dims, hi_dims, min_side, max_numel, lambda n: min_side**n)
     return _shapes(min_dims, hi_dims, min_side, hi_side, max_numel)
+
+
+def _result_floors(base_shape: Shape, reach: int, min_side: int) -> list[int]:
+    """The least each aligned dim (rightmost first) can add to a result's size.
+
+    A side of ``base_shape`` other than 1 is the result's side there; any
+    other dim that some shape reaches (the first ``reach``) is at least
+    ``min_side``. Zero sides count as 1: bounding the product of the non-zero
+    sides bounds every input's element count, not only the result's.
+    """
+    floors = []
+    for pos in range(1, max(len(base_shape), reach) + 1):
+        base = base_shape[-pos] if pos <= len(base_shape) else 1
+        floors.append(max(base, 1) if base != 1 else max(min_side, 1) if pos <= reach else 1)
+    return floors
 
 
 @st.composite
@@ -162,24 +196,27 @@ def _mutually_broadcastable(
     max_numel: int,
 ) -> BroadcastableShapes:
     ranks = [draw(st.integers(min_dims, max_dims), label=f"ndim[{i}]") for i in range(num_shapes)]
-    out_ndim = max([len(base_shape), *ranks])
+    floors = _result_floors(base_shape, max(ranks), min_side)
+    one_allowed = min_side <= 1 <= max_side
     shapes_rev: list[list[int]] = [[] for _ in range(num_shapes)]
     result_rev: list[int] = []
     used = 1  # product of non-zero result sides so far, for the numel cap
-    for pos in range(1, out_ndim + 1):  # aligned from the right
+    for pos in range(1, len(floors) + 1):  # aligned from the right
         base = base_shape[-pos] if pos <= len(base_shape) else 1
-        if base != 1:
+        if base == 1:
+            reserve = math.prod(floors[pos:])  # what the dims still to draw need
+            side = _capped_side(draw, min_side, max_side, max_numel // (used * reserve))
+        elif min_side <= base <= max_side:
             side = base  # every shape must agree with base_shape here, or be 1
         else:
-            remaining = out_ndim - pos
-            reserve = max(min_side, 1) ** remaining
-            side = _capped_side(draw, min_side, max_side, max_numel // (used * reserve))
+            side = 1  # only 1 broadcasts against base_shape within the bounds
         result_side = base
         for rank, rev in zip(ranks, shapes_rev, strict=True):
             if pos > rank:
                 continue
+            # Drawn even where 1 is out of bounds, to keep the draws stable.
             broadcast_here = draw(st.booleans())
-            entry = 1 if broadcast_here else side
+            entry = 1 if broadcast_here and one_allowed else side
             rev.append(entry)
             if entry != 1:
                 result_side = entry
@@ -204,13 +241,16 @@ def mutually_broadcastable_shapes(
     """``num_shapes`` shapes that broadcast together, with their result shape.
 
     Each aligned dimension has one size ``s`` (never mixing two sizes above
-    1); each shape that reaches that dimension holds either ``s`` or 1 there.
-    Size-0 sides broadcast like any other: ``(1,)`` against ``(0,)`` gives
-    ``(0,)``. When ``base_shape`` is given, every shape also broadcasts with
-    it and ``result_shape`` includes it. The result has at most ``max_numel``
-    elements. Shrinks toward ``min_dims`` dimensions, sides of 1, and no
-    broadcasting, so a fault needing one broadcast dimension shrinks to
-    ``((1,), (2,))`` or ``((2,), (1,))``.
+    1); each shape that reaches that dimension holds either ``s`` or 1 there
+    (1 only where ``min_side <= 1 <= max_side``: every side of every shape
+    lies in the bounds). Size-0 sides broadcast like any other: ``(1,)``
+    against ``(0,)`` gives ``(0,)``. When ``base_shape`` is given, every
+    shape also broadcasts with it and ``result_shape`` includes it; where a
+    side of ``base_shape`` lies outside the bounds, the shapes hold 1 there.
+    Neither the result nor any shape has more than ``max_numel`` elements
+    (ranks that cannot fit are not drawn). Shrinks toward ``min_dims``
+    dimensions, sides of 1, and no broadcasting, so a fault needing one
+    broadcast dimension shrinks to ``((1,), (2,))`` or ``((2,), (1,))``.
 
     >>> from strategies import mutually_broadcastable_shapes
     >>> mutually_broadcastable_shapes(num_shapes=3).example()  # doctest: +SKIP
@@ -219,12 +259,27 @@ def mutually_broadcastable_shapes(
     check_int(num_shapes, "num_shapes", min_value=1)
     base = check_shape(base_shape, "base_shape")
     _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
-    if math.prod(base) > max_numel:
-        raise InvalidArgument(
-            f"base_shape={base_shape!r} has more than max_numel={max_numel} elements"
-        )
     hi_dims = min_dims + 3 if max_dims is None else max_dims
     hi_side = _default_max_side(min_side) if max_side is None else max_side
+
+    def smallest(ndim: int) -> int:
+        return math.prod(_result_floors(base, ndim, min_side))
+
+    if smallest(min_dims) > max_numel:
+        raise InvalidArgument(
+            f"max_numel={max_numel} is too small for base_shape={base_shape!r} with "
+            f"min_dims={min_dims} and min_side={min_side}: the non-zero sides of the "
+            f"smallest result multiply to {smallest(min_dims)}"
+        )
+    hi_dims = _max_fitting_dims(min_dims, hi_dims, min_side, max_numel, smallest)
+    if not min_side <= 1 <= hi_side:
+        for pos, side in enumerate(reversed(base), start=1):
+            if side != 1 and not min_side <= side <= hi_side and pos <= hi_dims:
+                raise InvalidArgument(
+                    f"base_shape={base_shape!r} has the side {side}, outside "
+                    f"min_side={min_side} and max_side={hi_side}, which also exclude "
+                    "the side 1 that would broadcast against it"
+                )
     return _mutually_broadcastable(
         num_shapes, min_dims, hi_dims, min_side, hi_side, base, max_numel
     )
@@ -242,9 +297,7 @@ def _non_broadcastable(
     max_numel: int,
 ) -> NonBroadcastableShapes:
     base = draw(
-        _mutually_broadcastable(
-            num_shapes, min_dims, max_dims, min_side, max_side, (), max_numel
-        ),
+        _mutually_broadcastable(num_shapes, min_dims, max_dims, min_side, max_side, (), max_numel),
         label="broadcastable start",
     )
     shapes_ = [list(s) for s in base.input_shapes]
@@ -257,10 +310,12 @@ def _non_broadcastable(
     b = conflict_sizes[b_index + (b_index >= a_index)]  # any size but a
     shapes_[i][-depth] = a
     shapes_[j][-depth] = b
-    # Keep the conflict to one pair: every other shape is 1 at that dimension.
+    # Keep the conflict to one dimension: every other shape is 1 there, or a
+    # when the bounds exclude 1 (so indices name one of the conflicting pairs).
+    other = 1 if min_side <= 1 <= max_side else a
     for k, s in enumerate(shapes_):
         if k not in (i, j) and len(s) >= depth:
-            s[-depth] = 1
+            s[-depth] = other
     return NonBroadcastableShapes(
         input_shapes=tuple(tuple(s) for s in shapes_),
         dim=-depth,
@@ -298,6 +353,7 @@ def non_broadcastable_shapes(
         )
     hi_dims = min_dims + 3 if max_dims is None else max_dims
     hi_side = _default_max_side(min_side) if max_side is None else max_side
+    hi_dims = _max_fitting_dims(min_dims, hi_dims, min_side, max_numel, lambda n: min_side**n)
     conflict_sizes = _ordered_sides(min_side, hi_side, first=(2, 0))
     conflict_sizes = [s for s in conflict_sizes if s != 1]
     if len(conflict_sizes) < 2:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from hypothesis import strategies as st
@@ -35,7 +35,7 @@ LAYOUTS: tuple[str, ...] = ("contiguous", "transposed", "sliced", "expanded")
 FLOAT_BOUND = 100.0
 
 
-def default_elements(dtype: torch.dtype) -> st.SearchStrategy[float] | st.SearchStrategy[int] | st.SearchStrategy[bool] | st.SearchStrategy[complex]:
+def default_elements(dtype: torch.dtype) -> st.SearchStrategy[Any]:
     """Finite values of ``dtype`` whose pairwise products do not overflow it.
 
     Floats lie in [-100, 100] with no NaN, infinity or subnormal (GPUs may
@@ -45,7 +45,14 @@ def default_elements(dtype: torch.dtype) -> st.SearchStrategy[float] | st.Search
     if dtype == torch.bool:
         return st.booleans()
     if dtype.is_floating_point or dtype.is_complex:
-        width = 16 if dtype == torch.float16 else 32 if dtype in (torch.float32, torch.complex64, torch.bfloat16) else 64
+        # bfloat16 has float32's exponent range: its values come from float32s.
+        width: Literal[16, 32, 64] = (
+            16
+            if dtype == torch.float16
+            else 32
+            if dtype in (torch.float32, torch.complex64, torch.bfloat16)
+            else 64
+        )
         reals = st.floats(
             -FLOAT_BOUND,
             FLOAT_BOUND,
@@ -60,6 +67,18 @@ def default_elements(dtype: torch.dtype) -> st.SearchStrategy[float] | st.Search
     info = torch.iinfo(dtype)
     bound = min(100, math.isqrt(info.max))
     return st.integers(max(info.min, -bound), bound)
+
+
+def _default_if_none(elements: Any, dtype: torch.dtype) -> st.SearchStrategy[Any]:
+    """``elements`` (checked to be a strategy), or :func:`default_elements`.
+
+    Not ``elements or default``: ``bool()`` of a strategy warns.
+    """
+    if elements is None:
+        return default_elements(dtype)
+    if not isinstance(elements, st.SearchStrategy):
+        raise InvalidArgument(f"elements={elements!r} must be a strategy")
+    return elements
 
 
 def layouts() -> st.SearchStrategy[str]:
@@ -97,7 +116,11 @@ def _tensors(
     requires_grad: bool,
     layout: str | st.SearchStrategy[str],
 ) -> torch.Tensor:
-    shape_ = draw(shape, label="shape") if isinstance(shape, st.SearchStrategy) else shape
+    shape_ = (
+        check_shape(draw(shape, label="shape"), "shape")
+        if isinstance(shape, st.SearchStrategy)
+        else shape
+    )
     layout_ = draw(layout, label="layout") if isinstance(layout, st.SearchStrategy) else layout
     check_choices(layout_, "layout", LAYOUTS)
     # Which dims an expanded layout repeats (drawn for every layout, so the
@@ -145,8 +168,8 @@ def tensors(
 
     ``elements`` draws each value (default: :func:`default_elements`, bounded
     so that arithmetic does not overflow). ``layout`` is one of
-    :data:`LAYOUTS` or a strategy of them (e.g. :func:`layouts`): the values
-    are the same whatever the layout, only the strides change. With
+    :data:`LAYOUTS` or a strategy of them (e.g. :func:`layouts`): the layout
+    sets the strides (and an expanded dim repeats its values). With
     ``requires_grad=True`` the tensor is a leaf, so ``.grad`` is filled by
     ``backward()``. Values shrink toward 0, layouts toward contiguous.
 
@@ -158,9 +181,7 @@ def tensors(
     if not isinstance(shape, st.SearchStrategy):
         shape = check_shape(shape, "shape")
     dt, dev = _check_tensor_args(dtype, device, requires_grad, layout)
-    if elements is not None and not isinstance(elements, st.SearchStrategy):
-        raise InvalidArgument(f"elements={elements!r} must be a strategy")
-    return _tensors(shape, dt, dev, elements or default_elements(dt), requires_grad, layout)
+    return _tensors(shape, dt, dev, _default_if_none(elements, dt), requires_grad, layout)
 
 
 class BroadcastablePair(NamedTuple):
@@ -220,6 +241,4 @@ def broadcastable_pairs(
         max_side=max_side,
         max_numel=max_numel,
     )
-    if elements is not None and not isinstance(elements, st.SearchStrategy):
-        raise InvalidArgument(f"elements={elements!r} must be a strategy")
-    return _pairs(shapes_, dt, dev, elements or default_elements(dt), requires_grad, layout)
+    return _pairs(shapes_, dt, dev, _default_if_none(elements, dt), requires_grad, layout)
