@@ -1,0 +1,806 @@
+"""Conformance of ``nn.Module.__call__``: forward, its arguments, and every hook rule.
+
+Hook scenarios are drawn by Hypothesis (how many global and module hooks of
+each stage, which are ``prepend``, ``with_kwargs``, ``always_call``, which
+return replacements or raise, in which order they are registered) and the
+call's log is compared with :mod:`conformance.oracle.hooks`, which states the
+rules as data. Values are tagged tensors (:class:`Tags`), so the log says who
+produced every value a hook or ``forward`` was given.
+
+Sources: torch/nn/modules/module.py (``Module._wrapped_call_impl``,
+``Module._call_impl``, the ``register_*hook`` methods and the
+``register_module_*`` functions), torch/utils/hooks.py (``BackwardHook``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.modules.module as module_globals
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from conformance.assertions import assert_close, assert_equal, assert_raises, assert_shape, fail
+from conformance.oracle.hooks import (
+    CALLER_ARGS,
+    CALLER_GRAD,
+    CALLER_KWARGS,
+    FORWARD,
+    CallOutcome,
+    Hook,
+    Scope,
+    Site,
+    Stage,
+    expected_backward,
+    expected_call,
+    format_event,
+    joins_current_call,
+)
+from conformance.tolerances import tf32
+from strategies import linear_configs, linear_inputs, model_configs, tensors
+
+SEEDS = st.integers(0, 2**32 - 1)
+FORWARD_STAGES: tuple[Stage, ...] = ("forward_pre", "forward")
+BACKWARD_STAGES: tuple[Stage, ...] = ("backward_pre", "backward")
+SCOPES: tuple[Scope, ...] = ("global", "local")
+PRE_HOOK_RETURN_ERROR = "forward pre-hook must return None or a tuple of (new_args, new_kwargs)"
+MIXED_BACKWARD_HOOKS_ERROR = (
+    "Cannot use both regular backward hooks and full backward hooks on a single Module"
+)
+
+
+# --- helpers shared with the other module-semantics suites --------------------
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """torch's RNG seeded with ``seed`` inside; the caller's RNG state restored after.
+
+    Seeds are Hypothesis draws, so a failing example replays exactly.
+    """
+    accelerator = device.type not in ("cpu", "meta")
+    with torch.random.fork_rng(
+        devices=[device] if accelerator else [],
+        device_type=device.type if accelerator else None,
+    ):
+        torch.manual_seed(seed)
+        yield
+
+
+def flat_outputs(out: Any) -> tuple[torch.Tensor, ...]:
+    """A module's output as a tuple of tensors (``TwoBranch`` returns a pair)."""
+    return tuple(out) if isinstance(out, tuple) else (out,)
+
+
+# --- tagged values, a logging module, hooks acting out a Hook ---------------
+
+
+class ForwardError(Exception):
+    """Raised by :class:`Probe`'s forward when told to."""
+
+
+class HookError(Exception):
+    """Raised by a hook whose :class:`Hook` says ``raises``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} raised")
+        self.name = name
+
+
+class Tags:
+    """Distinct tensors standing for named values, read back by value.
+
+    Tag ``i`` is a 2-vector filled with ``i``: the same tag survives views,
+    copies and identity gradients, and a tensor torch built some other way
+    reads as ``<Tensor>``.
+    """
+
+    def __init__(self, names: Iterable[str], device: torch.device) -> None:
+        self._names = list(dict.fromkeys(names))
+        self._values = {
+            name: torch.full((2,), float(i), device=device) for i, name in enumerate(self._names)
+        }
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._values[name]
+
+    def name_of(self, value: object) -> str:
+        if value is None:
+            return "None"
+        if isinstance(value, torch.Tensor) and value.shape == (2,):
+            a, b = value.tolist()
+            if a == b and float(a).is_integer() and 0 <= a < len(self._names):
+                return self._names[int(a)]
+        return f"<{type(value).__name__}>"
+
+    def name_args(self, args: Sequence[object]) -> str:
+        if isinstance(args, tuple) and len(args) == 1:
+            return self.name_of(args[0])
+        return f"({', '.join(self.name_of(a) for a in args)})"
+
+    def name_kwargs(self, kwargs: dict[str, object]) -> str:
+        if list(kwargs) == ["k"]:
+            return self.name_of(kwargs["k"])
+        return "{" + ", ".join(f"{k}: {self.name_of(v)}" for k, v in kwargs.items()) + "}"
+
+
+class Probe(nn.Module):
+    """Logs each ``forward`` call as an event naming the values it was given.
+
+    Returns ``tags["forward"]``, or with ``identity=True`` a copy of its first
+    argument (its backward is then the identity, so gradients keep their tags).
+    """
+
+    def __init__(
+        self, tags: Tags, log: list[str], *, identity: bool = False, raises: bool = False
+    ) -> None:
+        super().__init__()
+        self.tags, self.log, self.identity, self.raises = tags, log, identity, raises
+        self.calls = 0
+        self.on_forward: Callable[[], None] | None = None
+
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        self.calls += 1
+        seen = {"args": self.tags.name_args(args), "kwargs": self.tags.name_kwargs(kwargs)}
+        self.log.append(format_event(FORWARD, **seen))
+        if self.on_forward is not None:
+            self.on_forward()
+        if self.raises:
+            raise ForwardError
+        return args[0].clone() if self.identity else self.tags[FORWARD]
+
+
+def make_hook(spec: Hook, tags: Tags, log: list[str], *, bare: bool = False) -> Callable[..., Any]:
+    """A hook acting out ``spec``: it logs what it is given, then raises or replaces.
+
+    It accepts every arity torch could call it with, so a call with the wrong
+    arguments shows in the log instead of as a TypeError. ``bare``: a plain
+    pre-hook returns its replacement as is, not as a 1-tuple.
+    """
+    new = tags[spec.name]
+
+    def act(**seen: str | None) -> None:
+        log.append(format_event(spec.name, **seen))
+        if spec.raises:
+            raise HookError(spec.name)
+
+    def forward_pre(module: nn.Module, args: tuple[Any, ...], *kwargs: dict[str, Any]) -> Any:
+        act(args=tags.name_args(args), kwargs=tags.name_kwargs(kwargs[0]) if kwargs else None)
+        if not spec.replaces:
+            return None
+        if spec.with_kwargs:
+            return (new,), {"k": new}
+        return new if bare else (new,)
+
+    def forward(module: nn.Module, args: tuple[Any, ...], *rest: Any) -> Any:
+        *kwargs, out = rest
+        kw = tags.name_kwargs(kwargs[0]) if kwargs else None
+        act(args=tags.name_args(args), kwargs=kw, out=tags.name_of(out))
+        return new if spec.replaces else None
+
+    def backward_pre(module: nn.Module, grad_output: tuple[Any, ...]) -> Any:
+        act(grad_output=tags.name_args(grad_output))
+        return (new,) if spec.replaces else None
+
+    def backward(
+        module: nn.Module, grad_input: tuple[Any, ...], grad_output: tuple[Any, ...]
+    ) -> Any:
+        act(grad_input=tags.name_args(grad_input), grad_output=tags.name_args(grad_output))
+        return (new,) if spec.replaces else None
+
+    by_stage: dict[str, Callable[..., Any]] = {
+        "forward_pre": forward_pre,
+        "forward": forward,
+        "backward_pre": backward_pre,
+        "backward": backward,
+    }
+    return by_stage[spec.stage]
+
+
+def register(module: nn.Module, spec: Hook, fn: Callable[..., Any]) -> RemovableHandle:
+    """Registers ``fn`` the way ``spec`` says: on ``module``, or globally."""
+    if spec.scope == "global":
+        if spec.stage == "forward_pre":
+            return module_globals.register_module_forward_pre_hook(fn)
+        if spec.stage == "forward":
+            return module_globals.register_module_forward_hook(
+                fn, with_kwargs=spec.with_kwargs, always_call=spec.always_call
+            )
+        if spec.stage == "backward_pre":
+            return module_globals.register_module_full_backward_pre_hook(fn)
+        return module_globals.register_module_full_backward_hook(fn)
+    if spec.stage == "forward_pre":
+        return module.register_forward_pre_hook(
+            fn, prepend=spec.prepend, with_kwargs=spec.with_kwargs
+        )
+    if spec.stage == "forward":
+        return module.register_forward_hook(
+            fn, prepend=spec.prepend, with_kwargs=spec.with_kwargs, always_call=spec.always_call
+        )
+    if spec.stage == "backward_pre":
+        return module.register_full_backward_pre_hook(fn, prepend=spec.prepend)
+    return module.register_full_backward_hook(fn, prepend=spec.prepend)
+
+
+@contextlib.contextmanager
+def global_hooks_restored() -> Iterator[list[RemovableHandle]]:
+    """Collects handles and removes them all on exit, whatever happens.
+
+    Global hooks fire for every module in the process, so none may outlive
+    the example. torch also sets a process-wide flag when a global full
+    backward hook is registered (``_global_is_full_backward_hook``, never
+    reset on removal), which would forbid a later
+    ``register_module_backward_hook`` anywhere in the process: it is restored.
+    """
+    flag = module_globals._global_is_full_backward_hook
+    handles: list[RemovableHandle] = []
+    try:
+        yield handles
+    finally:
+        for handle in handles:
+            handle.remove()
+        module_globals._global_is_full_backward_hook = flag
+
+
+@contextlib.contextmanager
+def registered(
+    module: nn.Module,
+    specs: Sequence[Hook],
+    tags: Tags,
+    log: list[str],
+    bare: frozenset[str] = frozenset(),
+) -> Iterator[dict[str, RemovableHandle]]:
+    """Registers hooks acting out ``specs``, in order; removes every one on exit."""
+    with global_hooks_restored() as handles:
+        by_name = {}
+        for spec in specs:
+            hook = make_hook(spec, tags, log, bare=spec.name in bare)
+            by_name[spec.name] = register(module, spec, hook)
+            handles.append(by_name[spec.name])
+        yield by_name
+
+
+# --- drawing hook scenarios ---------------------------------------------------
+
+# The options each registration function offers (module.py signatures).
+_OPTIONS: dict[tuple[Scope, Stage], tuple[str, ...]] = {
+    ("global", "forward_pre"): ("replaces",),
+    ("local", "forward_pre"): ("prepend", "with_kwargs", "replaces"),
+    ("global", "forward"): ("with_kwargs", "always_call", "replaces"),
+    ("local", "forward"): ("prepend", "with_kwargs", "always_call", "replaces"),
+    ("global", "backward_pre"): ("replaces",),
+    ("local", "backward_pre"): ("prepend", "replaces"),
+    ("global", "backward"): ("replaces",),
+    ("local", "backward"): ("prepend", "replaces"),
+}
+_SHORT = {"forward_pre": "pre", "forward": "fwd", "backward_pre": "bpre", "backward": "bwd"}
+_MAX_HOOKS: dict[Scope, int] = {"global": 2, "local": 3}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """Hooks in registration order, how plain pre-hooks return, whether forward raises."""
+
+    registrations: tuple[Hook, ...]
+    bare: frozenset[str]
+    forward_raises: bool
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(h.name for h in self.registrations)
+
+    def describe(self) -> str:
+        """``"registered g_pre0, l_fwd0(prepend, always_call); forward raises"``."""
+        parts = []
+        for hook in self.registrations:
+            flags = [
+                f
+                for f in ("prepend", "with_kwargs", "always_call", "replaces", "raises")
+                if getattr(hook, f)
+            ]
+            flags += ["bare return"] if hook.name in self.bare else []
+            parts.append(f"{hook.name}({', '.join(flags)})" if flags else hook.name)
+        raises = "; forward raises" if self.forward_raises else ""
+        return f"registered {', '.join(parts) or 'no hooks'}{raises}"
+
+
+def _draw_hooks(draw: st.DrawFn, scope: Scope, stage: Stage) -> list[Hook]:
+    count = draw(st.integers(0, _MAX_HOOKS[scope]), label=f"{scope} {stage} hooks")
+    options = st.fixed_dictionaries({o: st.booleans() for o in _OPTIONS[(scope, stage)]})
+    hooks = []
+    for i in range(count):
+        name = f"{scope[0]}_{_SHORT[stage]}{i}"
+        flags: dict[str, Any] = draw(options, label=name)
+        hooks.append(dataclasses.replace(Hook(name, stage, scope), **flags))
+    return hooks
+
+
+@st.composite
+def hook_scenarios(
+    draw: st.DrawFn, stages: Sequence[Stage], *, allow_raises: bool = False
+) -> Scenario:
+    """Hooks of ``stages`` (0-2 global and 0-3 module hooks each), shrinking to none.
+
+    With ``allow_raises``, up to two of ``forward`` and the forward-stage
+    hooks raise.
+    """
+    hooks = [h for stage in stages for scope in SCOPES for h in _draw_hooks(draw, scope, stage)]
+    order = draw(st.permutations(hooks), label="registration order")
+    plain_pre = sorted(h.name for h in hooks if h.stage == "forward_pre" and not h.with_kwargs)
+    bare = draw(st.sets(st.sampled_from(plain_pre)), label="bare returns") if plain_pre else set()
+    raisers: list[str] = []
+    if allow_raises:
+        candidates = [FORWARD, *(h.name for h in order if h.stage in FORWARD_STAGES)]
+        raisers = draw(
+            st.lists(st.sampled_from(candidates), unique=True, max_size=2), label="raisers"
+        )
+    registrations = tuple(_with_raises(h, h.name in raisers, bool(raisers)) for h in order)
+    return Scenario(registrations, frozenset(bare), FORWARD in raisers)
+
+
+def _with_raises(hook: Hook, raises: bool, call_raises: bool) -> Hook:
+    if call_raises and hook.scope == "global" and hook.always_call:
+        # Known departure, see test_global_always_call_hook_gets_kwargs_when_forward_raises.
+        hook = dataclasses.replace(hook, with_kwargs=False)
+    return dataclasses.replace(hook, raises=raises)
+
+
+# --- running a call and comparing it with the oracle ------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Observed:
+    output: str | None
+    raised: str | None
+    silenced: int  # "always_call=True ... raised an exception" warnings
+
+
+def call_probe(probe: Probe, tags: Tags) -> Observed:
+    """``probe(x, k=k)``, with its result, exception and warnings named."""
+    output = raised = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            output = tags.name_of(probe(tags[CALLER_ARGS], k=tags[CALLER_KWARGS]))
+        except ForwardError:
+            raised = FORWARD
+        except HookError as e:
+            raised = e.name
+        except Exception as e:
+            raised = f"{type(e).__name__}({e})"
+    silenced = sum("always_call=True" in str(w.message) for w in caught)
+    return Observed(output, raised, silenced)
+
+
+def check_call(log: list[str], observed: Observed, expected: CallOutcome, context: str) -> None:
+    if log != list(expected.log):
+        fail(f"call log={log}, but should be {list(expected.log)}", context)
+    if observed.raised != expected.raised:
+        fail(f"exception from {observed.raised}, but should be from {expected.raised}", context)
+    if observed.output != expected.output:
+        fail(f"output={observed.output}, but should be {expected.output}", context)
+    if observed.silenced != len(expected.silenced):
+        fail(
+            f"{observed.silenced} silenced always_call exceptions, but should be "
+            f"{len(expected.silenced)} {list(expected.silenced)}",
+            context,
+        )
+
+
+def new_probe(
+    scenario: Scenario, device: torch.device, log: list[str], **kw: Any
+) -> tuple[Probe, Tags]:
+    tags = Tags([CALLER_ARGS, CALLER_KWARGS, CALLER_GRAD, FORWARD, *scenario.names], device)
+    return Probe(tags, log, **kw), tags
+
+
+# --- __call__ versus forward --------------------------------------------------
+
+
+@pytest.mark.dtypes("float32", "float64")
+@given(data=st.data())
+def test_call_without_hooks_matches_forward(
+    data: st.DataObject, device: torch.device, dtype: torch.dtype
+) -> None:
+    """With no hooks, ``module(x)`` is ``module.forward(x)``, and records the graph.
+
+    ``_call_impl`` calls ``forward`` directly when no hook dict is non-empty.
+    Dropout in training mode is random, so both calls get the same seed.
+    """
+    config = data.draw(model_configs(), label="config")
+    seed = data.draw(SEEDS, label="seed")
+    with seeded(seed, device):
+        model = config.build(dtype=dtype, device=device).train(
+            data.draw(st.booleans(), label="train")
+        )
+    x = data.draw(tensors(shape=(2, config.in_features), dtype=dtype, device=device), label="x")
+    with seeded(seed, device):
+        called = flat_outputs(model(x))
+    with seeded(seed, device):
+        direct = flat_outputs(model.forward(x))
+    context = f"{config}, training={model.training}"
+    for i, (out, ref) in enumerate(zip(called, direct, strict=True)):
+        assert_equal(f"model(x)[{i}]", out, ref, context)
+        if out.grad_fn is None:
+            fail(
+                f"model(x)[{i}].grad_fn=None, but should be set (parameters require grad)", context
+            )
+
+
+class Variadic(nn.Module):
+    """``forward(*tensors, **options)``: records what it received and returned."""
+
+    def forward(self, *tensors: Any, **options: Any) -> Any:
+        self.received = (tensors, options)
+        self.returned = object()
+        return self.returned
+
+
+class KeywordOnly(nn.Module):
+    """``forward(x, *, alpha, beta, gamma, delta)``, each keyword defaulting to None."""
+
+    def forward(
+        self, x: Any, *, alpha: Any = None, beta: Any = None, gamma: Any = None, delta: Any = None
+    ) -> Any:
+        self.received = ((x,), {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta})
+        self.returned = object()
+        return self.returned
+
+
+KEYWORDS = ("alpha", "beta", "gamma", "delta")
+
+
+def _naming(values: dict[str, Any]) -> Callable[[Any], str]:
+    """Names objects by identity: a copy of a value is ``<another object>``."""
+
+    def name(value: Any) -> str:
+        if value is None:
+            return "None"
+        return next((n for n, v in values.items() if v is value), "<another object>")
+
+    return name
+
+
+@given(data=st.data())
+def test_arguments_reach_forward_unchanged(data: st.DataObject, device: torch.device) -> None:
+    """Positional and keyword arguments reach ``forward`` as the very objects given.
+
+    ``_call_impl`` calls ``forward(*args, **kwargs)``, with or without hooks
+    (hooks returning None change nothing): keywords bind by name whatever
+    their order, keyword-only parameters not given keep their defaults, a
+    variadic ``forward`` gets every positional argument in order, and the
+    call returns ``forward``'s result object.
+    """
+    variadic = data.draw(st.booleans(), label="variadic forward")
+    n_positional = data.draw(st.integers(0, 3), label="positional") if variadic else 1
+    keywords = data.draw(st.permutations(KEYWORDS), label="keyword order")
+    keywords = keywords[: data.draw(st.integers(0, len(KEYWORDS)), label="keywords")]
+    through_hooks = data.draw(st.booleans(), label="through no-op hooks")
+    module: Variadic | KeywordOnly = Variadic() if variadic else KeywordOnly()
+    names = [*(f"arg{i}" for i in range(n_positional)), *keywords]
+    values = {n: torch.full((1,), float(i), device=device) for i, n in enumerate(names)}
+    args = tuple(values[n] for n in names[:n_positional])
+    kwargs = {n: values[n] for n in keywords}
+    shown = ", ".join([*names[:n_positional], *(f"{k}={k}" for k in keywords)])
+    context = (
+        f"{type(module).__name__}()({shown}){', through no-op hooks' if through_hooks else ''}"
+    )
+    with global_hooks_restored() as handles:
+        if through_hooks:
+            handles.append(module.register_forward_pre_hook(lambda m, a, k: None, with_kwargs=True))
+            handles.append(module.register_forward_hook(lambda m, a, o: None))
+        try:
+            out = module(*args, **kwargs)
+        except TypeError as e:
+            fail(f"the call raised TypeError({e}), but forward accepts these arguments", context)
+    name = _naming(values)
+    expected_kwargs = kwargs if variadic else {k: kwargs.get(k) for k in KEYWORDS}
+    received_args, received_kwargs = module.received
+    got = ([*map(name, received_args)], {k: name(v) for k, v in received_kwargs.items()})
+    want = ([*map(name, args)], {k: name(v) for k, v in expected_kwargs.items()})
+    if got != want:
+        fail(f"forward received (args, kwargs)={got}, but should be {want}", context)
+    if out is not module.returned:
+        fail(f"module(...) returned {out!r}, but should return forward's result", context)
+
+
+@given(data=st.data())
+def test_forward_runs_once_per_call(data: st.DataObject, device: torch.device) -> None:
+    """Each ``module(...)`` runs ``forward`` exactly once, with or without hooks of any stage."""
+    scenario = data.draw(hook_scenarios((*FORWARD_STAGES, *BACKWARD_STAGES)), label="scenario")
+    calls = data.draw(st.integers(1, 3), label="calls")
+    log: list[str] = []
+    probe, tags = new_probe(scenario, device, log)
+    with registered(probe, scenario.registrations, tags, log, scenario.bare):
+        for _ in range(calls):
+            probe(tags[CALLER_ARGS], k=tags[CALLER_KWARGS])
+    if probe.calls != calls:
+        fail(f"forward ran {probe.calls} times, but should run {calls}", scenario.describe())
+
+
+@given(data=st.data())
+def test_direct_forward_runs_no_hooks(data: st.DataObject, device: torch.device) -> None:
+    """``module.forward(...)`` bypasses ``__call__``: no hook of any stage runs.
+
+    Hooks live in ``_call_impl`` only; calling ``forward`` skips them, and
+    the backward hooks are never attached to the graph.
+    """
+    scenario = data.draw(hook_scenarios((*FORWARD_STAGES, *BACKWARD_STAGES)), label="scenario")
+    log: list[str] = []
+    probe, tags = new_probe(scenario, device, log, identity=True)
+    x = tags[CALLER_ARGS].clone().requires_grad_()
+    with registered(probe, scenario.registrations, tags, log, scenario.bare):
+        probe.forward(x, k=tags[CALLER_KWARGS]).backward(tags[CALLER_GRAD])
+    expected = [format_event(FORWARD, args=CALLER_ARGS, kwargs=CALLER_KWARGS)]
+    if log != expected:
+        fail(
+            f"call log={log}, but should be {expected}",
+            f"module.forward(x, k=k); {scenario.describe()}",
+        )
+    assert_equal("x.grad", x.grad, tags[CALLER_GRAD], scenario.describe())
+
+
+# --- forward pre-hooks and forward hooks ----------------------------------------
+
+
+@given(data=st.data())
+def test_forward_hooks_run_in_order_and_pass_results_on(
+    data: st.DataObject, device: torch.device
+) -> None:
+    """Forward pre-hooks and forward hooks run in the documented order and thread values.
+
+    Order: global before the module's, each in registration order, a module
+    hook with ``prepend=True`` before those registered earlier. A pre-hook's
+    return replaces ``args`` (a bare value becomes a 1-tuple), a
+    ``with_kwargs`` pre-hook's return replaces ``(args, kwargs)``; a forward
+    hook's return replaces the output and the next hook sees it. When a hook
+    or ``forward`` raises, the ``always_call`` forward hooks not yet run are
+    called (result None if forward did not return), their own exceptions
+    become warnings, and the original exception propagates
+    (``Module._call_impl``; oracle: :func:`conformance.oracle.hooks.expected_call`).
+    """
+    scenario = data.draw(hook_scenarios(FORWARD_STAGES, allow_raises=True), label="scenario")
+    log: list[str] = []
+    probe, tags = new_probe(scenario, device, log, raises=scenario.forward_raises)
+    with registered(probe, scenario.registrations, tags, log, scenario.bare):
+        observed = call_probe(probe, tags)
+    expected = expected_call(scenario.registrations, forward_raises=scenario.forward_raises)
+    check_call(log, observed, expected, scenario.describe())
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="torch 2.13 _call_impl's except branch calls global always_call hooks as "
+    "hook(module, args, result), ignoring with_kwargs; the TypeError becomes a warning",
+)
+def test_global_always_call_hook_gets_kwargs_when_forward_raises(device: torch.device) -> None:
+    """A global ``with_kwargs=True, always_call=True`` forward hook is given the kwargs
+    when ``forward`` raises, as it is when ``forward`` returns (documented rule:
+    ``register_module_forward_hook``). Drawn scenarios avoid this case."""
+    hook = Hook("g_fwd0", "forward", "global", with_kwargs=True, always_call=True)
+    scenario = Scenario((hook,), frozenset(), forward_raises=True)
+    log: list[str] = []
+    probe, tags = new_probe(scenario, device, log, raises=True)
+    with registered(probe, scenario.registrations, tags, log):
+        observed = call_probe(probe, tags)
+    check_call(log, observed, expected_call((hook,), forward_raises=True), scenario.describe())
+
+
+BAD_PRE_HOOK_RETURNS: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], Any]] = {
+    "a tensor": lambda args, kwargs: args[0],
+    "a 1-tuple": lambda args, kwargs: (args,),
+    "a 3-tuple": lambda args, kwargs: (args, kwargs, None),
+    "a list [args, kwargs]": lambda args, kwargs: [args, kwargs],
+}
+
+
+@given(data=st.data())
+def test_with_kwargs_pre_hook_must_return_args_and_kwargs(
+    data: st.DataObject, device: torch.device
+) -> None:
+    """A ``with_kwargs`` pre-hook returns None or ``(args, kwargs)``; anything else raises
+    ``RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), but
+    got ...")`` before ``forward`` runs (``Module._call_impl``: ``isinstance(r, tuple) and
+    len(r) == 2``)."""
+    what = data.draw(st.sampled_from(sorted(BAD_PRE_HOOK_RETURNS)), label="returns")
+    prepend = data.draw(st.booleans(), label="prepend")
+    log: list[str] = []
+    probe, tags = new_probe(Scenario((), frozenset(), False), device, log)
+    bad = BAD_PRE_HOOK_RETURNS[what]
+    probe.register_forward_pre_hook(lambda m, a, k: bad(a, k), with_kwargs=True, prepend=prepend)
+    context = f"with_kwargs pre-hook returning {what}"
+    assert_raises(
+        RuntimeError,
+        lambda: probe(tags[CALLER_ARGS], k=tags[CALLER_KWARGS]),
+        what="module(x, k=k)",
+        match=PRE_HOOK_RETURN_ERROR,
+        context=context,
+    )
+    if probe.calls:
+        fail(f"forward ran {probe.calls} times, but should not run", context)
+
+
+# --- handles and registration during a call ------------------------------------
+
+
+@given(data=st.data())
+def test_removed_hooks_stop_running(data: st.DataObject, device: torch.device) -> None:
+    """``handle.remove()`` takes the hook out of every later call; the others keep
+    their order (``RemovableHandle.remove`` deletes the entry from the ordered dict).
+    Removing twice is harmless."""
+    scenario = data.draw(hook_scenarios(FORWARD_STAGES), label="scenario")
+    names = sorted(scenario.names)
+    removed = data.draw(st.sets(st.sampled_from(names)), label="removed") if names else set()
+    log: list[str] = []
+    probe, tags = new_probe(scenario, device, log)
+    with registered(probe, scenario.registrations, tags, log, scenario.bare) as handles:
+        call_probe(probe, tags)
+        for name in sorted(removed):
+            handles[name].remove()
+            handles[name].remove()
+        log.clear()
+        observed = call_probe(probe, tags)
+    kept = tuple(h for h in scenario.registrations if h.name not in removed)
+    check_call(
+        log, observed, expected_call(kept), f"{scenario.describe()}; removed {sorted(removed)}"
+    )
+
+
+SITES: tuple[Site, ...] = ("forward_pre", "forward_call", "forward")
+
+
+@given(data=st.data())
+def test_hook_registered_during_a_call_runs_from_the_next_call(
+    data: st.DataObject, device: torch.device
+) -> None:
+    """A hook registered while a call runs joins it only if its stage starts later.
+
+    ``_call_impl`` picks the fast path (no hooks) at entry and copies each
+    stage's hooks when that stage starts, so a hook registered by a hook of
+    its own stage, or during a call that had no hooks, runs from the next
+    call; a forward hook registered in a pre-hook or in ``forward`` runs in
+    the same call (oracle: :func:`conformance.oracle.hooks.joins_current_call`).
+    """
+    site = data.draw(st.sampled_from(SITES), label="registered in")
+    stage = data.draw(st.sampled_from(FORWARD_STAGES), label="new hook stage")
+    scope = data.draw(st.sampled_from(SCOPES), label="new hook scope")
+    other_hooks = site != "forward_call" or data.draw(st.booleans(), label="other hooks")
+    late = Hook("late", stage, scope)
+    log: list[str] = []
+    probe, tags = new_probe(Scenario((late,), frozenset(), False), device, log)
+    context = f"a {scope} {stage} hook registered in {site}, other hooks={other_hooks}"
+    with global_hooks_restored() as handles:
+
+        def register_late() -> None:
+            if not handles:  # only during the first call
+                handles.append(register(probe, late, make_hook(late, tags, log)))
+
+        if site == "forward_call":
+            probe.on_forward = register_late
+            if other_hooks:
+                probe.register_forward_pre_hook(lambda m, a: None)
+        elif site == "forward_pre":
+            probe.register_forward_pre_hook(lambda m, a: register_late())
+        else:
+            probe.register_forward_hook(lambda m, a, o: register_late())
+        runs = []
+        for _ in range(2):
+            log.clear()
+            call_probe(probe, tags)
+            runs.append(sum(event.startswith("late(") for event in log))
+    expected = [int(joins_current_call(site, stage, call_had_hooks=other_hooks)), 1]
+    if runs != expected:
+        fail(f"runs of the new hook in calls 1, 2={runs}, but should be {expected}", context)
+
+
+# --- backward hooks -----------------------------------------------------------
+
+
+@given(data=st.data())
+def test_backward_hooks_run_in_order_and_replace_gradients(
+    data: st.DataObject, device: torch.device
+) -> None:
+    """Backward pre-hooks, then full backward hooks, each global before the module's.
+
+    Pre-hooks see ``grad_output`` and may replace it; full backward hooks see
+    ``grad_input`` (computed from the replaced ``grad_output``) and
+    ``grad_output``, and may replace ``grad_input``, which is what reaches
+    ``x.grad`` (``Module._call_impl`` builds a ``BackwardHook``; oracle:
+    :func:`conformance.oracle.hooks.expected_backward`, for a module whose
+    backward is the identity).
+    """
+    scenario = data.draw(hook_scenarios(BACKWARD_STAGES), label="scenario")
+    log: list[str] = []
+    probe, tags = new_probe(scenario, device, log, identity=True)
+    x = tags[CALLER_ARGS].clone().requires_grad_()
+    with registered(probe, scenario.registrations, tags, log):
+        probe(x, k=tags[CALLER_KWARGS]).backward(tags[CALLER_GRAD])
+    expected = expected_backward(scenario.registrations)
+    want = [format_event(FORWARD, args=CALLER_ARGS, kwargs=CALLER_KWARGS), *expected.log]
+    if log != want:
+        fail(f"call log={log}, but should be {want}", scenario.describe())
+    got = tags.name_of(x.grad)
+    if got != expected.grad_input:
+        fail(f"x.grad={got}, but should be {expected.grad_input}", scenario.describe())
+
+
+@pytest.mark.dtypes("float32", "float64")
+@given(data=st.data())
+def test_backward_hooks_see_gradients_of_the_right_shapes(
+    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+) -> None:
+    """A full backward hook gets ``grad_input`` shaped like the positional inputs and
+    ``grad_output`` like the outputs; a backward pre-hook gets ``grad_output``. What
+    either returns replaces the gradient downstream: a replaced ``grad_input`` is
+    ``x.grad``, a replaced ``grad_output`` is what the layer backpropagates
+    (``register_full_backward_hook``, ``register_full_backward_pre_hook`` docs).
+    """
+    config = data.draw(linear_configs(dtype=dtype, device=str(device)), label="config")
+    with seeded(data.draw(SEEDS, label="seed"), device):
+        layer = config.build(linear_cls)
+    x = data.draw(linear_inputs(config, requires_grad=True), label="x")
+    out_shape = (*x.shape[:-1], config.out_features)
+    g = data.draw(tensors(shape=out_shape, dtype=dtype, device=device), label="g")
+    replace = data.draw(st.sampled_from(("nothing", "grad_output", "grad_input")), label="replace")
+    new_shape = {"nothing": (), "grad_output": out_shape, "grad_input": tuple(x.shape)}[replace]
+    new = data.draw(tensors(shape=new_shape, dtype=dtype, device=device), label="replacement")
+    seen: dict[str, tuple[Any, ...]] = {}
+
+    def pre_hook(m: nn.Module, grad_output: tuple[Any, ...]) -> Any:
+        seen["pre-hook's grad_output"] = grad_output
+        return (new,) if replace == "grad_output" else None
+
+    def hook(m: nn.Module, grad_input: tuple[Any, ...], grad_output: tuple[Any, ...]) -> Any:
+        seen["grad_input"], seen["grad_output"] = grad_input, grad_output
+        return (new,) if replace == "grad_input" else None
+
+    context = f"{config!r}, x.shape={tuple(x.shape)}, replacing {replace}"
+    with tf32(False):
+        handles = [
+            layer.register_full_backward_pre_hook(pre_hook),
+            layer.register_full_backward_hook(hook),
+        ]
+        layer(x).backward(g)
+        for handle in handles:
+            handle.remove()
+        (unhooked,) = torch.autograd.grad(layer(x), x, new if replace == "grad_output" else g)
+    shapes = {"pre-hook's grad_output": out_shape, "grad_output": out_shape, "grad_input": x.shape}
+    for key, shape in shapes.items():
+        if len(seen.get(key, ())) != 1:
+            fail(f"{key}={seen.get(key)}, but should be a 1-tuple", context)
+        assert_shape(key, seen[key][0].shape, shape, context)
+    if x.grad is None:
+        fail("x.grad=None, but should be set", context)
+    elif replace == "grad_input":
+        assert_equal("x.grad", x.grad, new, f"{context}; expected: the replacement")
+    else:
+        assert_close(
+            "x.grad", x.grad, unhooked, context=f"{context}; expected: backward of {replace}"
+        )
+
+
+@pytest.mark.parametrize("first", ["register_backward_hook", "register_full_backward_hook"])
+def test_regular_and_full_backward_hooks_cannot_be_mixed(first: str) -> None:
+    """One module takes either ``register_backward_hook`` or ``register_full_backward_hook``
+    hooks: the other kind raises ``RuntimeError("Cannot use both regular backward hooks and
+    full backward hooks on a single Module. ...")`` (``Module._is_full_backward_hook``)."""
+    second = {
+        "register_backward_hook": "register_full_backward_hook",
+        "register_full_backward_hook": "register_backward_hook",
+    }[first]
+    module = nn.Identity()
+    getattr(module, first)(lambda m, gi, go: None)
+    assert_raises(
+        RuntimeError,
+        lambda: getattr(module, second)(lambda m, gi, go: None),
+        what=f"{second}(...) after {first}(...)",
+        match=MIXED_BACKWARD_HOOKS_ERROR,
+    )

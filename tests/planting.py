@@ -1,0 +1,34 @@
+"""Running a conformance check directly, for planted-fault tests.
+
+A suite check is a ``@given`` test that takes pytest fixtures. Here its body
+(``.hypothesis.inner_test``) is re-wrapped with ``@given(data=st.data())`` under
+the ``conformance-ci`` profile minus shrinking and explaining: a planted fault
+only has to be *detected*, and shrinking a failure costs far more than finding
+it. The suite's own function is left untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+
+from conformance.profiles import DEFAULT_PROFILE, register_profiles
+
+register_profiles()
+
+NO_SHRINK = settings(
+    settings.get_profile(DEFAULT_PROFILE),
+    phases=tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain)),
+)
+
+
+def run_unshrunk(check: Callable[..., None], fixtures: dict[str, Any], **kwargs: Any) -> None:
+    """Call ``check`` with the ``fixtures`` it takes (others are ignored) and ``kwargs``."""
+    wanted = inspect.signature(check).parameters
+    args = {name: value for name, value in fixtures.items() if name in wanted}
+    body = check.hypothesis.inner_test  # type: ignore[attr-defined]
+    NO_SHRINK(given(data=st.data())(body))(**args, **kwargs)
