@@ -11,7 +11,9 @@ validates ``--device`` and records the selection for
 :func:`strategies.devices`.
 
 The ``device`` and ``dtype`` fixtures are parametrised from ``--device`` and
-``--dtype``: test ids read ``test_x[cpu-float32]``. Collection never depends
+``--dtype``: test ids read ``test_x[cpu-float32]``; ``parity_device`` takes
+each selected device other than the CPU, for checks that compare it with the
+CPU. Collection never depends
 on the worker: under pytest-xdist, ``cuda`` is mapped to ``cuda:(worker
 index mod device count)`` only when the fixture is set up.
 """
@@ -34,6 +36,11 @@ _PREVIOUS = pytest.StashKey["tuple[str, tuple[str, ...] | None]"]()
 _PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DTYPES = ("float32", "float64")
 META_SKIP_REASON = "meta tensors carry no values; this check needs them"
+NO_PARITY_DEVICE_REASON = (
+    "parity checks compare each selected device other than the CPU with the CPU, and "
+    "only the CPU is selected: add --device cuda (or --device meta, for shapes, dtypes "
+    "and errors)"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -196,20 +203,33 @@ def _uses_our_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
     return getattr(defs[-1].func, "__module__", None) == __name__
 
 
+def _skip_meta_unless_supported(metafunc: pytest.Metafunc, params: list[Any]) -> list[Any]:
+    if metafunc.definition.get_closest_marker("supports_meta") is not None:
+        return params
+    skip = pytest.mark.skip(reason=META_SKIP_REASON)
+    return [
+        pytest.param(p.values[0], id=p.id, marks=[skip]) if p.values[0] == "meta" else p
+        for p in params
+    ]
+
+
+def _parity_params(metafunc: pytest.Metafunc) -> list[Any]:
+    """The selected devices other than the CPU; one skipped param when there are none."""
+    params = [p for p in _device_params(metafunc.config) if p.values[0].split(":")[0] != "cpu"]
+    if not params:
+        skip = pytest.mark.skip(reason=NO_PARITY_DEVICE_REASON)
+        return [pytest.param(None, id="no-parity-device", marks=[skip])]
+    return _skip_meta_unless_supported(metafunc, params)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if _uses_our_fixture(metafunc, "device"):
         activate(metafunc.config)
-        params = _device_params(metafunc.config)
-        if metafunc.definition.get_closest_marker("supports_meta") is None:
-            params = [
-                pytest.param(
-                    p.values[0], id=p.id, marks=[pytest.mark.skip(reason=META_SKIP_REASON)]
-                )
-                if p.values[0] == "meta"
-                else p
-                for p in params
-            ]
+        params = _skip_meta_unless_supported(metafunc, _device_params(metafunc.config))
         metafunc.parametrize("device", params, indirect=True)
+    if _uses_our_fixture(metafunc, "parity_device"):
+        activate(metafunc.config)
+        metafunc.parametrize("parity_device", _parity_params(metafunc), indirect=True)
     if _uses_our_fixture(metafunc, "dtype"):
         activate(metafunc.config)
         metafunc.parametrize("dtype", _dtype_params(metafunc), indirect=True)
@@ -236,6 +256,14 @@ def worker_device(name: str) -> str:
 @pytest.fixture(scope="session")
 def device(request: pytest.FixtureRequest) -> torch.device:
     """The device under test (parametrised by ``--device``)."""
+    import torch
+
+    return torch.device(worker_device(request.param))
+
+
+@pytest.fixture(scope="session")
+def parity_device(request: pytest.FixtureRequest) -> torch.device:
+    """A selected device other than the CPU, which parity checks compare with the CPU."""
     import torch
 
     return torch.device(worker_device(request.param))

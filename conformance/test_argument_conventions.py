@@ -28,7 +28,8 @@ from torch import nn
 
 from conformance.assertions import assert_equal, assert_within, fail
 from conformance.oracle.arrays import to_float64
-from conformance.test_call_semantics import SEEDS, seeded
+from conformance.seeding import seeded
+from conformance.test_call_semantics import SEEDS
 from conformance.tolerances import accumulation_bound, tf32
 from strategies import (
     ModelConfig,

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conformance.assertions import assert_close, assert_shape, assert_within, fail
-from conformance.test_call_semantics import SEEDS, flat_outputs, seeded
+from conformance.seeding import seeded
+from conformance.test_call_semantics import SEEDS, flat_outputs
 from conformance.tolerances import elementwise, tf32
 from strategies import ModelConfig, model_configs, tensors
 

@@ -49,11 +49,6 @@ from strategies import tensors
 Bound = Callable[[Sequence[Any]], Any]
 
 CPU = torch.device("cpu")
-CPU_IS_REFERENCE = (
-    "the CPU is the reference of this parity check; select another device "
-    "(--device cuda, or meta for shapes and errors) to run it"
-)
-
 
 # -- The comparison, for any two devices -------------------------------------
 
@@ -208,25 +203,12 @@ PARITY_CASES: tuple[ParityCase, ...] = (
 )
 
 
-def non_reference(device: torch.device) -> torch.device:
-    """``device``, unless it is the CPU: then the check is skipped, saying why."""
-    if device.type == "cpu":
-        pytest.skip(CPU_IS_REFERENCE)
-    return device
-
-
-@pytest.fixture(scope="session")
-def accelerator(device: torch.device) -> torch.device:
-    """The selected device compared against the CPU (the CPU itself is skipped)."""
-    return non_reference(device)
-
-
 @pytest.mark.supports_meta
 @pytest.mark.dtypes("float32", "float64", "float16", "bfloat16")
 @pytest.mark.parametrize("case", PARITY_CASES, ids=str)
 @given(data=st.data())
 def test_broadcasting_matches_cpu(
-    data: st.DataObject, accelerator: torch.device, dtype: torch.dtype, case: ParityCase
+    data: st.DataObject, parity_device: torch.device, dtype: torch.dtype, case: ParityCase
 ) -> None:
     """On each selected device other than the CPU, ``case`` on the same inputs
     (broadcastable or not) behaves as on the CPU: the same exception type, or
@@ -234,5 +216,5 @@ def test_broadcasting_matches_cpu(
     call, args, context, bound = case.draw(data, dtype)
     with tf32(False):
         assert_same_on_devices(
-            call, args, device=accelerator, what=case.name, context=context, bound=bound
+            call, args, device=parity_device, what=case.name, context=context, bound=bound
         )

@@ -44,6 +44,7 @@ from conformance.oracle.hooks import (
     format_event,
     joins_current_call,
 )
+from conformance.seeding import seeded
 from conformance.tolerances import tf32
 from strategies import linear_configs, linear_inputs, model_configs, tensors
 
@@ -58,21 +59,6 @@ MIXED_BACKWARD_HOOKS_ERROR = (
 
 
 # --- helpers shared with the other module-semantics suites --------------------
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """torch's RNG seeded with ``seed`` inside; the caller's RNG state restored after.
-
-    Seeds are Hypothesis draws, so a failing example replays exactly.
-    """
-    accelerator = device.type not in ("cpu", "meta")
-    with torch.random.fork_rng(
-        devices=[device] if accelerator else [],
-        device_type=device.type if accelerator else None,
-    ):
-        torch.manual_seed(seed)
-        yield
 
 
 def flat_outputs(out: Any) -> tuple[torch.Tensor, ...]:

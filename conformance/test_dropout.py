@@ -12,7 +12,7 @@ identity call returns the input object itself. Test ids read
 
 Expectations come from :mod:`conformance.oracle.dropout` (NumPy float64, given
 the mask read off the output) and the statistical thresholds from
-:mod:`conformance.oracle.rates`, each with its false-positive rate.
+:mod:`conformance.oracle.statistics`, each with its false-positive rate.
 torch's RNG is always seeded explicitly from a drawn ``seed``; masks are only
 ever compared on one device (CPU and CUDA draw them differently by design).
 
@@ -32,11 +32,10 @@ family's docs.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -56,8 +55,9 @@ from conformance.assertions import (
     fail,
 )
 from conformance.oracle import dropout as oracle
-from conformance.oracle import rates
+from conformance.oracle import statistics
 from conformance.oracle.arrays import to_float64
+from conformance.seeding import seeded
 from conformance.tolerances import unit_roundoff
 from strategies import DropoutConfig, dropout_configs, dropout_inputs, shapes, tensors
 
@@ -138,30 +138,6 @@ def over(kinds: tuple[Kind, ...]) -> pytest.MarkDecorator:
 def build(config: DropoutConfig, dropout_cls: Callable[..., nn.Module]) -> nn.Module:
     """The layer for ``config``: ``dropout_cls`` for plain Dropout, ``torch.nn`` otherwise."""
     return config.build(dropout_cls if config.kind == "Dropout" else None)
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """torch's RNG for ``device`` seeded with ``seed`` inside, its state restored after.
-
-    The seed is a Hypothesis draw, so a failing example replays exactly;
-    torch's RNG is never registered with Hypothesis (that costs ~30% per
-    example). On CPU only the default generator is seeded: that is all
-    ``torch.manual_seed`` does for CPU tensors, without its lazy CUDA
-    seeding, which records a stack trace on each call (~1 ms under pytest).
-    """
-    if device.type == "cpu":
-        generator = torch.default_generator
-        state = generator.get_state()
-        generator.manual_seed(seed)
-        try:
-            yield
-        finally:
-            generator.set_state(state)
-        return
-    with torch.random.fork_rng(devices=[device], device_type=device.type):
-        torch.manual_seed(seed)
-        yield
 
 
 def call(fn: Callable[..., Any], x: torch.Tensor, seed: int, device: torch.device) -> Any:
@@ -329,8 +305,8 @@ def test_dropout_train_drop_rate(
 ) -> None:
     """Each unit (element, or channel) is dropped independently with probability
     ``p``: of ``n = 2**16`` units, the dropped fraction lies within
-    :func:`~conformance.oracle.rates.rate_bound` of ``p`` (Hoeffding;
-    false-positive rate 1e-6 per example). float16 stands in for the 16-bit
+    :func:`~conformance.oracle.statistics.binomial_rate_bound` of ``p``
+    (Hoeffding; false-positive rate 1e-6 per check). float16 stands in for the 16-bit
     dtypes, for which CUDA's fused kernel is instantiated apart.
 
     Source: the docs ("zeroes some of the elements ... with probability p",
@@ -348,13 +324,13 @@ def test_dropout_train_drop_rate(
     # checks the values themselves.
     n = out.numel()
     dropped = int((out <= 0).sum()) / n
-    # False-positive rate: rates.FALSE_POSITIVE_RATE (1e-6) for this check.
-    bound = rates.rate_bound(n, rates.FALSE_POSITIVE_RATE)
+    # False-positive rate: statistics.FALSE_POSITIVE_RATE per example, 1e-6 per check.
+    bound = statistics.binomial_rate_bound(n, statistics.FALSE_POSITIVE_RATE)
     if not abs(dropped - config.p) < bound:
         fail(
             f"dropped fraction={dropped:.5f}, but should lie within {bound:.5f} of "
             f"p={config.p!r} ({n} independent units; Hoeffding, false-positive rate "
-            f"{rates.FALSE_POSITIVE_RATE:g})",
+            f"{statistics.CHECK_FALSE_POSITIVE_RATE:g} per check)",
             context(config, x),
         )
 
@@ -758,13 +734,13 @@ def test_dropout_alpha_keeps_mean_and_std(
 
     ``n = 2**16`` independent outputs ``Y`` (each element its own channel);
     mean and second moment are estimated by medians of means and checked
-    against :func:`~conformance.oracle.rates.median_of_means_bound` with the
+    against :func:`~conformance.oracle.statistics.median_of_means_bound` with the
     exact variances (``Var Y = 1``, ``Var Y**2 = E[Y**4] - 1`` from
     :func:`~conformance.oracle.dropout.alpha_fourth_moment`). The two
-    estimates each err with probability <= 5e-7: false-positive rate 1e-6 per
-    example. The input is drawn by NumPy from the drawn seed, in float64, and
-    then rounded to ``dtype``; rounding moves each output by at most
-    ``tolerance`` (plus ``a*u*|x|`` for the input), added to the bounds.
+    estimates share the per-example false-positive rate (1e-6 per check).
+    The input is drawn by NumPy from the drawn seed, in float64, and then
+    rounded to ``dtype``; rounding moves each output by at most ``tolerance``
+    (plus ``a*u*|x|`` for the input), added to the bounds.
 
     Source: the ``AlphaDropout`` docs ("For an input with zero mean and unit
     standard deviation, the output of Alpha Dropout maintains the original
@@ -781,18 +757,18 @@ def test_dropout_alpha_keeps_mean_and_std(
     # How far rounding can move each output from its exact value.
     exact = oracle.expected_output(normal, np.ones(normal.shape, bool), p, alpha=True)
     err = (tolerance(exact, dtype) + m.a * unit_roundoff(dtype) * np.abs(normal)).ravel()
-    half = rates.FALSE_POSITIVE_RATE / 2  # two estimates, one check: 1e-6 in all
-    mean = rates.median_of_means(y, half)
-    second = rates.median_of_means(y * y, half)
-    mean_bound = rates.median_of_means_bound(n, 1.0, half) + float(err.max())
-    second_bound = rates.median_of_means_bound(
+    half = statistics.FALSE_POSITIVE_RATE / 2  # two estimates per example
+    mean = statistics.median_of_means(y, half)
+    second = statistics.median_of_means(y * y, half)
+    mean_bound = statistics.median_of_means_bound(n, 1.0, half) + float(err.max())
+    second_bound = statistics.median_of_means_bound(
         n, oracle.alpha_fourth_moment(p) - 1.0, half
     ) + float((err * (2 * np.abs(y) + err)).max())
     std = math.sqrt(max(second - mean**2, 0.0))
     low, high = math.sqrt(max(1.0 - second_bound - mean_bound**2, 0.0)), math.sqrt(1 + second_bound)
     ctx = (
         f"{context(config, x)}; standard-normal x; median of means, false-positive rate "
-        f"{rates.FALSE_POSITIVE_RATE:g}"
+        f"{statistics.CHECK_FALSE_POSITIVE_RATE:g} per check"
     )
     if not abs(mean) <= mean_bound:
         fail(f"mean={mean:.5f}, but should lie within {mean_bound:.5f} of 0", ctx)

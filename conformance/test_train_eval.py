@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conformance.assertions import assert_equal, assert_raises, fail
-from conformance.test_call_semantics import SEEDS, flat_outputs, seeded
+from conformance.seeding import seeded
+from conformance.test_call_semantics import SEEDS, flat_outputs
 from strategies import model_configs, tensors
 from strategies.models import DictStack, ListStack
 

@@ -21,7 +21,17 @@ from strategies.layers import (
     linear_configs,
     linear_inputs,
 )
-from strategies.models import CONTAINERS, MODEL_KINDS, ModelConfig, build_model, model_configs
+from strategies.models import (
+    CONTAINERS,
+    MODEL_KINDS,
+    DictStack,
+    Gated,
+    ListStack,
+    ModelConfig,
+    TwoBranch,
+    build_model,
+    model_configs,
+)
 from strategies.shapes import (
     BroadcastableShapes,
     NonBroadcastableShapes,
@@ -46,10 +56,14 @@ __all__ = [
     "MODEL_KINDS",
     "BroadcastablePair",
     "BroadcastableShapes",
+    "DictStack",
     "DropoutConfig",
+    "Gated",
     "LinearConfig",
+    "ListStack",
     "ModelConfig",
     "NonBroadcastableShapes",
+    "TwoBranch",
     "broadcastable_pairs",
     "build_model",
     "default_elements",

@@ -7,6 +7,7 @@ broadcast dimension shrinks to shapes like ``(1,)`` against ``(2,)``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -65,6 +66,7 @@ def _ordered_sides(low: int, high: int, *, first: tuple[int, ...]) -> list[int]:
     return lead + [v for v in range(low, high + 1) if v not in lead]
 
 
+@functools.lru_cache(maxsize=1024)  # built inside composite draws: build each once
 def _side(low: int, high: int, *, first: tuple[int, ...] = (1, 0)) -> st.SearchStrategy[int]:
     """A side in [low, high] shrinking toward ``first[0]``, then ``first[1]``, ..."""
     order = _ordered_sides(low, high, first=first)

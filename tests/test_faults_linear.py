@@ -157,7 +157,7 @@ class AcceptsWrongFeaturesOffReference(_BrokenOffReference):
 
 # --- running a suite check directly ------------------------------------------
 
-FIXTURES: dict[str, Any] = {"device": CPU, "dtype": torch.float32, "accelerator": SECOND_CPU}
+FIXTURES: dict[str, Any] = {"device": CPU, "dtype": torch.float32, "parity_device": SECOND_CPU}
 
 
 def run_check(check: Callable[..., None], linear_cls: type[nn.Module]) -> None:

@@ -137,6 +137,42 @@ def test_meta_runs_only_the_checks_marked_supports_meta(pytester):
         assert result[f"test_values[meta-{dtype}]"].startswith("skipped: meta")
 
 
+PARITY_SUITE = """
+import pytest
+import torch
+
+def test_values_agree(parity_device):
+    assert parity_device.type != "cpu"
+    assert parity_device.type != "meta"
+
+@pytest.mark.supports_meta
+def test_shapes_agree(parity_device):
+    assert parity_device.type != "cpu"
+"""
+
+
+@needs_no_cuda
+def test_parity_device_without_a_second_device_is_one_clear_skip(pytester):
+    pytester.makepyfile(PARITY_SUITE)
+    result = outcomes(pytester, "--device", "cpu")
+    assert set(result) == {
+        "test_values_agree[no-parity-device]",
+        "test_shapes_agree[no-parity-device]",
+    }
+    for outcome in result.values():
+        assert outcome == f"skipped: {plugin.NO_PARITY_DEVICE_REASON}"
+
+
+def test_parity_device_is_each_selected_non_cpu_device(pytester):
+    """meta stands in for an accelerator: selected, it is compared (where supported)."""
+    pytester.makepyfile(PARITY_SUITE)
+    result = outcomes(pytester, "--device", "cpu,meta")
+    assert result == {
+        "test_shapes_agree[meta]": "passed",
+        "test_values_agree[meta]": f"skipped: {plugin.META_SKIP_REASON}",
+    }
+
+
 @pytest.mark.parametrize(
     ("option", "value", "named"),
     [
