@@ -49,6 +49,10 @@ def _grad_op(name: str) -> grad_suite.GradOp:
     return next(op for op in grad_suite.GRAD_OPS if op.name == name)
 
 
+def _parity_case(name: str) -> parity_suite.ParityCase:
+    return next(case for case in parity_suite.PARITY_CASES if case.name == name)
+
+
 # -- Faulty implementations ------------------------------------------------------
 
 
@@ -161,6 +165,77 @@ def left_aligned_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         padded = short.reshape(*short.shape[:-2], *extra, *short.shape[-2:])
         a, b = (padded, b) if short is a else (a, padded)
     return _matmul(a, b)
+
+
+def float16_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``matmul`` through float16 (a "fast" kernel that forgets to keep the
+    caller's precision): the right shape and dtype, values off by float16
+    rounding."""
+    return _matmul(a.half(), b.half()).to(a.dtype)
+
+
+def _has_overlap(t: torch.Tensor) -> bool:
+    """Do several elements of ``t`` share one memory location (a stride-0 dim)?"""
+    return any(stride == 0 and size > 1 for size, stride in zip(t.shape, t.stride(), strict=True))
+
+
+def writes_into_a_copy(original: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``original`` (an in-place method) that, on a target whose elements share
+    memory, writes into a contiguous copy and returns that instead of raising."""
+
+    def inplace(self: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if _has_overlap(self):
+            return original(self.contiguous(), *args, **kwargs)
+        return original(self, *args, **kwargs)
+
+    return inplace
+
+
+def max_sides_broadcasting(original: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``original`` behind a shared broadcasting step that, where two sizes
+    other than 1 conflict, takes the larger one and zero-pads the smaller
+    operand to it instead of raising (reading past its end, in effect)."""
+
+    def broadcasting(*args: Any, **kwargs: Any) -> torch.Tensor:
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        if len(tensors) < 2:
+            return original(*args, **kwargs)
+        shapes = [tuple(t.shape) for t in tensors]
+        target = unchecked_broadcast_shapes(*shapes)
+        args = tuple(_zero_padded(a, target) if isinstance(a, torch.Tensor) else a for a in args)
+        return original(*args, **kwargs)
+
+    return broadcasting
+
+
+def _zero_padded(t: torch.Tensor, target: Sequence[int]) -> torch.Tensor:
+    """``t`` (right-aligned to ``target``) with each dim that is neither 1 nor the
+    target size zero-padded to the target size."""
+    t = t.reshape((1,) * (len(target) - t.dim()) + tuple(t.shape))
+    sides = [s if s in (1, want) else want for s, want in zip(t.shape, target, strict=True)]
+    if list(t.shape) == sides:
+        return t
+    padded = t.new_zeros(sides)
+    padded[tuple(slice(0, s) for s in t.shape)] = t
+    return padded
+
+
+def broadcast_tensors_unexpanded(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``broadcast_tensors`` that checks the shapes but returns its inputs as they
+    are, leaving the expansion to the caller."""
+    torch.broadcast_shapes(*(t.shape for t in tensors))
+    return tensors
+
+
+def add_unchecked_on_meta(*args: Any, **kwargs: Any) -> torch.Tensor:
+    """``torch.add`` whose meta kernel -- a shape function written apart from the
+    real kernel -- takes the larger side where sizes conflict instead of raising."""
+    x, y = args[:2]
+    operands = [a for a in (x, y) if isinstance(a, torch.Tensor)]
+    if not any(t.device.type == "meta" for t in operands):
+        return _add(*args, **kwargs)
+    shape = unchecked_broadcast_shapes(*(t.shape for t in operands))
+    return torch.empty(shape, dtype=torch.result_type(x, y), device="meta")
 
 
 # -- The table ---------------------------------------------------------------------
@@ -289,8 +364,71 @@ PLANTED = [
             "matmul",
         ),
     ),
-    *rows(matmul_suite.test_matmul_matches_numpy, F32),
+    *rows(
+        matmul_suite.test_matmul_matches_numpy,
+        F32,
+        Fault(
+            "float16",
+            (
+                Patch(torch, "matmul", float16_matmul),
+                Patch(torch.Tensor, "__matmul__", float16_matmul),
+            ),
+            "matmul(a, b)",
+        ),
+    ),
+    *rows(
+        shapes_suite.test_broadcast_tensors_matches_rule,
+        {"device": CPU},
+        Fault(
+            "unexpanded",
+            (Patch(torch, "broadcast_tensors", broadcast_tensors_unexpanded),),
+            "outputs[",
+        ),
+    ),
+    *rows(
+        ops_suite.test_ops_reject_non_broadcastable_shapes,
+        {"device": CPU},
+        Fault(
+            "max-sides",
+            tuple(
+                Patch(torch, op.name, max_sides_broadcasting(getattr(torch, op.name)))
+                for op in ops_suite.BROADCAST_OPS
+            ),
+            "should raise RuntimeError",
+        ),
+    ),
+    *rows(
+        inplace_suite.test_inplace_write_into_expanded_tensor_raises,
+        {"device": CPU},
+        Fault(
+            "writes-into-copy",
+            tuple(
+                Patch(
+                    torch.Tensor,
+                    str(op.inplace),
+                    writes_into_a_copy(getattr(torch.Tensor, str(op.inplace))),
+                )
+                for op in inplace_suite.INPLACE_OPS
+            ),
+            "but should raise RuntimeError",
+        ),
+    ),
+    # CPU against meta, with a fault in meta's kernel only (the stock rows are
+    # test_parity_check_runs_against_meta below).
+    Planted(
+        "broadcasting_matches_cpu[meta-float32-add]-max-sides-on-meta",
+        parity_suite.test_broadcasting_matches_cpu,
+        {"parity_device": META, "dtype": torch.float32, "case": _parity_case("add")},
+        Fault(
+            "max-sides-on-meta",
+            (Patch(torch, "add", add_unchecked_on_meta),),
+            "add on meta (on cpu it raised RuntimeError) returned a result",
+        ),
+    ),
 ]
+
+#: The checks a planted fault above fails (tests/test_fault_coverage.py).
+GUARDED = {p.check for p in PLANTED if p.fault is not None}
 
 
 @pytest.mark.parametrize("planted", PLANTED, ids=lambda p: p.id)

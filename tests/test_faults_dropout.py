@@ -12,6 +12,7 @@ fault test needs the failure, not the minimal example.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -122,6 +123,43 @@ class AcceptsAnyP(_Dropout):
         return _dropout(x, self.p, self.training, self.inplace)
 
 
+class EvalShortcut(_Dropout):
+    """Validates ``p`` as ``p < 0 or p > 1`` (as torch's Python layer does, which
+    lets NaN through) and returns the input in eval before ATen ever sees
+    ``p``: nothing rejects ``p = nan``."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        nn.Module.__init__(self)
+        if p < 0 or p > 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+        self.inplace = inplace
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        return _dropout(x, self.p, self.training, self.inplace)
+
+
+class NaNAtP1(_Dropout):
+    """``x * mask / (1-p)`` with no special case for ``p = 1``: ``0 / 0`` is NaN."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        return x * self.keep_mask(x, 1 - self.p) / (1 - self.p)
+
+
+class IdentityAtP1(_Dropout):
+    """Treats ``p = 1`` like ``p = 0`` (an ``if p in (0, 1): return x`` shortcut
+    meant for "nothing to draw")."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p in (0.0, 1.0):
+            return x
+        return _dropout(x, self.p, self.training, self.inplace)
+
+
 # --- functional faults (patched into torch.nn.functional) ----------------------
 
 
@@ -150,6 +188,18 @@ def unshifted_alpha_dropout(
     return input * keep * oracle.alpha_affine(p).a
 
 
+def dropout2d_any_rank(
+    input: torch.Tensor, p: float = 0.5, training: bool = True, inplace: bool = False
+) -> torch.Tensor:
+    """``dropout2d`` straight to the channel-dropout kernel, without the rank
+    checks: no warning for ranks other than 3 and 4, nor that a 3-D input is
+    read as ``(N, C, L)``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    kernel = torch.feature_dropout_ if inplace else torch.feature_dropout
+    return kernel(input, p, training)
+
+
 def dropout_trains_only_when_told(
     input: torch.Tensor, p: float = 0.5, training: bool = False, inplace: bool = False
 ) -> torch.Tensor:
@@ -162,9 +212,13 @@ def dropout_trains_only_when_told(
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
+    """A fault, and a fragment that the check's failure message must contain
+    (what it names as broken; empty: any AssertionError)."""
+
     name: str
     dropout_cls: type[nn.Module] = nn.Dropout
     patches: tuple[tuple[str, Callable[..., torch.Tensor]], ...] = ()
+    match: str = ""
 
 
 STOCK = Fault("stock")
@@ -180,12 +234,12 @@ def _guarded(check: Callable[..., None], kind: str, *faults: Fault) -> list[Any]
     return [_case(check, kind, STOCK, False)] + [_case(check, kind, f, True) for f in faults]
 
 
-def _plain(cls: type[nn.Module]) -> Fault:
-    return Fault(cls.__name__, dropout_cls=cls)
+def _plain(cls: type[nn.Module], match: str = "") -> Fault:
+    return Fault(cls.__name__, dropout_cls=cls, match=match)
 
 
-def _patched(name: str, fn: Callable[..., torch.Tensor]) -> Fault:
-    return Fault(fn.__name__, patches=((name, fn),))
+def _patched(name: str, fn: Callable[..., torch.Tensor], match: str = "") -> Fault:
+    return Fault(fn.__name__, patches=((name, fn),), match=match)
 
 
 CASES = [
@@ -228,7 +282,24 @@ CASES = [
         "Dropout",
         _patched("dropout", dropout_trains_only_when_told),
     ),
+    *_guarded(
+        suite.test_dropout_nan_p, "Dropout", _plain(EvalShortcut, "Module(p=nan)(x) returned")
+    ),
+    *_guarded(
+        suite.test_dropout_p1_zeros,
+        "Dropout",
+        _plain(NaNAtP1, "=nan, but should be 0.0"),
+        _plain(IdentityAtP1, "but should be 0.0"),
+    ),
+    *_guarded(
+        suite.test_dropout_rank_rules,
+        "Dropout2d",
+        _patched("dropout2d", dropout2d_any_rank, "warnings=[], but should include one starting"),
+    ),
 ]
+
+#: The checks a planted fault above fails (tests/test_fault_coverage.py).
+GUARDED = {case.values[0] for case in CASES if case.values[3]}
 
 # A nondeterministic fault may pass when Hypothesis replays the failing example
 # to report it; Hypothesis then raises Flaky, which is a detection too.
@@ -241,7 +312,18 @@ FIXTURES: dict[str, Any] = {"device": CPU, "dtype": torch.float32}
 
 def run_check(check: Callable[..., None], kind: suite.Kind, dropout_cls: type[nn.Module]) -> None:
     fixtures = {**FIXTURES, "dropout_cls": dropout_cls}
-    run_unshrunk(check, fixtures, kind=kind)
+    if hasattr(check, "hypothesis"):
+        run_unshrunk(check, fixtures, kind=kind)
+        return
+    # A fixed-example check: called with the fixtures it takes, eagerly (as
+    # run_unshrunk runs the others).
+    wanted = inspect.signature(check).parameters
+    args = {k: v for k, v in fixtures.items() if k in wanted}
+    if "mode" in wanted:
+        from conformance.modes import EAGER
+
+        args["mode"] = EAGER
+    check(**args, kind=kind)
 
 
 @pytest.mark.parametrize(("check", "kind", "fault", "caught"), CASES)
@@ -255,8 +337,9 @@ def test_fault_is_caught(
     for name, fn in fault.patches:
         monkeypatch.setattr(F, name, fn)
     if caught:
-        with pytest.raises(EXPECTED.get(fault.name, AssertionError)):
+        with pytest.raises(EXPECTED.get(fault.name, AssertionError)) as failure:
             run_check(check, kind, fault.dropout_cls)
+        assert fault.match in str(failure.value), str(failure.value)
     else:
         run_check(check, kind, fault.dropout_cls)
 

@@ -10,6 +10,7 @@ takes seconds per fault.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -128,6 +129,165 @@ class AcceptsWrongFeatures(nn.Linear):
         return super().forward(_fit_features(x, self.in_features))
 
 
+class CachesTransposedWeight(nn.Linear):
+    """Pre-transposes ``weight`` once, at construction, for a contiguous matmul:
+    later writes into ``weight`` (``copy_`` under ``no_grad``) never reach it."""
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self.weight_t = self.weight.detach().T.contiguous()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x @ self.weight_t
+        return out if self.bias is None else out + self.bias
+
+
+class BindsWeightOnce(nn.Linear):
+    """Binds its weight into the forward once (as a compiled or fused kernel
+    would): ``module.weight = nn.Parameter(A)`` registers ``A``, but calls
+    still use the weight it was built with."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        weight = self.weight
+        self.kernel: Callable[[torch.Tensor], torch.Tensor] = lambda x: F.linear(
+            x, weight, self.bias
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.kernel(x)
+
+
+def _read_row_major(x: torch.Tensor) -> torch.Tensor:
+    """What a kernel that takes ``x``'s data pointer and assumes row-major
+    strides reads: ``numel`` consecutive elements from the storage offset
+    (past the end of the memory, as for an expanded tensor: zeros here)."""
+    n = x.numel()
+    memory = x.new_empty(0).set_(x.untyped_storage())
+    flat = memory[x.storage_offset() : x.storage_offset() + n]
+    return F.pad(flat, (0, n - flat.numel())).reshape(x.shape)
+
+
+class IgnoresStrides(nn.Linear):
+    """Reads the input's memory as if it were contiguous (a kernel on
+    ``data_ptr()`` that never looks at the strides)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(_read_row_major(x))
+
+
+class AccumulatesInFloat64(nn.Linear):
+    """Computes in float64 and rounds once at the end: more accurate than
+    ``F.linear`` (so within every rounding bound), but not its bits."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.double()
+        return F.linear(x.double(), self.weight.double(), bias).to(x.dtype)
+
+
+def _truncate_to_bfloat16(t: torch.Tensor) -> torch.Tensor:
+    """``t`` (float32) converted to bfloat16 the cheap way, by dropping the low
+    16 bits (rounding toward zero), and back."""
+    return (t.view(torch.int32) & ~0xFFFF).view(torch.float32)
+
+
+class BFloat16WhenTF32Allowed(nn.Linear):
+    """Reads ``allow_tf32`` as leave to use bfloat16 operands (7 mantissa bits,
+    where TF32 keeps 10), truncated rather than rounded: with TF32 pinned off
+    it is exact float32."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (torch.backends.cuda.matmul.allow_tf32 and x.dtype == torch.float32):
+            return super().forward(x)
+        weight = _truncate_to_bfloat16(self.weight)
+        return F.linear(_truncate_to_bfloat16(x), weight, self.bias)
+
+
+def _round_to_tf32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` (float32) rounded to TF32's 10 mantissa bits, to nearest even."""
+    bits = t.view(torch.int32)
+    rounded = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFF
+    return rounded.view(torch.float32)
+
+
+class AlwaysTF32(nn.Linear):
+    """Rounds float32 operands to TF32 whatever the flags say (as a kernel that
+    ignores the pinned ``allow_tf32=False`` would)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.float32:
+            return super().forward(x)
+        return F.linear(_round_to_tf32(x), _round_to_tf32(self.weight), self.bias)
+
+
+class SwapsPositionalFeatures(nn.Linear):
+    """Takes ``(out_features, in_features)`` positionally (the order of the
+    weight's shape), so only keyword construction builds what was asked."""
+
+    def __init__(
+        self,
+        out_features: int,
+        in_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+
+
+class StoresWeightInOut(nn.Linear):
+    """Keeps the weight as ``(in, out)`` and computes ``x @ W`` (the Keras and JAX
+    convention): right values, wrong ``weight.shape``."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, **kw: Any) -> None:
+        super().__init__(in_features, out_features, bias=bias, **kw)
+        self.weight = nn.Parameter(self.weight.detach().T.contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x @ self.weight
+        return out if self.bias is None else out + self.bias
+
+
+class RegistersBiasFirst(nn.Linear):
+    """Creates ``bias`` before ``weight``, so ``named_parameters()`` yields them
+    in that order (optimizer param groups and state dicts that go by position
+    then pair them up wrongly)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, **kw: Any) -> None:
+        nn.Module.__init__(self)
+        self.in_features, self.out_features = in_features, out_features
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features, **kw))
+        else:
+            self.register_parameter("bias", None)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, **kw))
+        self.reset_parameters()
+
+
+class ReprOmitsBiasFalse(nn.Linear):
+    """Mentions ``bias`` only when it is on: ``Linear(in_features=4, out_features=3)``
+    for a layer without bias reads like the default, which has one."""
+
+    def extra_repr(self) -> str:
+        bias = ", bias=True" if self.bias is not None else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}{bias}"
+
+
+class BroadcastsScalarInput(nn.Linear):
+    """Takes a 0-d input as one value for every feature instead of raising."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.expand(self.in_features) if x.ndim == 0 else x)
+
+
+class CastsInputDtype(nn.Linear):
+    """Casts the input to the weight's dtype instead of raising (silent promotion
+    or demotion, e.g. float64 data through a float32 layer)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.to(self.weight.dtype))
+
+
 class _BrokenOffReference(nn.Linear):
     """Broken only when built for a device other than plain ``"cpu"``."""
 
@@ -161,17 +321,36 @@ FIXTURES: dict[str, Any] = {"device": CPU, "dtype": torch.float32, "parity_devic
 
 
 def run_check(check: Callable[..., None], linear_cls: type[nn.Module]) -> None:
-    run_unshrunk(check, FIXTURES, linear_cls=linear_cls)
+    if hasattr(check, "hypothesis"):
+        run_unshrunk(check, FIXTURES, linear_cls=linear_cls)
+        return
+    # A fixed-example check: called with the fixtures it takes, eagerly (as
+    # run_unshrunk runs the others).
+    wanted = inspect.signature(check).parameters
+    args = {k: v for k, v in FIXTURES.items() if k in wanted}
+    if "mode" in wanted:
+        from conformance.modes import EAGER
+
+        args["mode"] = EAGER
+    check(**args, linear_cls=linear_cls)
 
 
-def _case(check: Callable[..., None], linear_cls: type[nn.Module], caught: bool) -> Any:
+#: A fault, or a fault and a fragment that the check's failure message must
+#: contain (what it names as broken).
+Planted = type[nn.Module] | tuple[type[nn.Module], str]
+
+
+def _case(
+    check: Callable[..., None], linear_cls: type[nn.Module], caught: bool, match: str = ""
+) -> Any:
     name = check.__name__.removeprefix("test_")
-    return pytest.param(check, linear_cls, caught, id=f"{name}-{linear_cls.__name__}")
+    return pytest.param(check, linear_cls, caught, match, id=f"{name}-{linear_cls.__name__}")
 
 
-def _guarded(check: Callable[..., None], *faults: type[nn.Module]) -> list[Any]:
+def _guarded(check: Callable[..., None], *faults: Planted) -> list[Any]:
     """The stock class passes ``check``; each fault fails it."""
-    return [_case(check, nn.Linear, False)] + [_case(check, f, True) for f in faults]
+    planted = [f if isinstance(f, tuple) else (f, "") for f in faults]
+    return [_case(check, nn.Linear, False)] + [_case(check, f, True, m) for f, m in planted]
 
 
 CASES = [
@@ -195,16 +374,49 @@ CASES = [
     *_guarded(parity.test_parity_errors, AcceptsWrongFeaturesOffReference),
     _case(suite.test_linear_matches_affine, DropsBiasOffReference, False),
     _case(suite.test_linear_rejects_wrong_feature_size, AcceptsWrongFeaturesOffReference, False),
+    *_guarded(suite.test_linear_classic_example, (CachesTransposedWeight, "but should be 30.0")),
+    *_guarded(suite.test_linear_uses_assigned_weight, (BindsWeightOnce, "out[")),
+    *_guarded(suite.test_linear_ignores_input_layout, (IgnoresStrides, "x.stride=")),
+    *_guarded(suite.test_linear_matches_functional, (AccumulatesInFloat64, "elements differ")),
+    # Why the bitwise check exists: within rounding, the affine check passes it.
+    _case(suite.test_linear_matches_affine, AccumulatesInFloat64, False),
+    *_guarded(suite.test_linear_matches_affine_with_tf32, (BFloat16WhenTF32Allowed, "> allowed")),
+    # TF32 rounding is allowed when TF32 is, and only then: a kernel that
+    # ignores the pinned flag passes the TF32 check and fails the pinned one.
+    _case(suite.test_linear_matches_affine_with_tf32, AlwaysTF32, False),
+    _case(suite.test_linear_matches_affine, AlwaysTF32, True, "> allowed"),
+    *_guarded(
+        suite.test_linear_keyword_construction_matches_positional,
+        (SwapsPositionalFeatures, "weight.shape="),
+    ),
+    *_guarded(suite.test_linear_parameter_shapes, (StoresWeightInOut, "weight.shape=")),
+    *_guarded(
+        suite.test_linear_registers_weight_and_bias,
+        (RegistersBiasFirst, "named_parameters() yields ['bias', 'weight']"),
+    ),
+    *_guarded(suite.test_linear_repr_reflects_config, (ReprOmitsBiasFalse, "bias=False'")),
+    *_guarded(
+        suite.test_linear_rejects_0d_input,
+        (BroadcastsScalarInput, "module(x) returned a tensor of shape"),
+    ),
+    *_guarded(
+        suite.test_linear_rejects_mismatched_dtype,
+        (CastsInputDtype, "returned a tensor of shape"),
+    ),
 ]
 
+#: The checks a planted fault above fails (tests/test_fault_coverage.py).
+GUARDED = {case.values[0] for case in CASES if case.values[2]}
 
-@pytest.mark.parametrize(("check", "linear_cls", "caught"), CASES)
+
+@pytest.mark.parametrize(("check", "linear_cls", "caught", "match"), CASES)
 def test_fault_is_caught(
-    check: Callable[..., None], linear_cls: type[nn.Module], caught: bool
+    check: Callable[..., None], linear_cls: type[nn.Module], caught: bool, match: str
 ) -> None:
     if caught:
-        with pytest.raises(AssertionError):
+        with pytest.raises(AssertionError) as failure:
             run_check(check, linear_cls)
+        assert match in str(failure.value), str(failure.value)
     else:
         run_check(check, linear_cls)
 
