@@ -5,4 +5,38 @@ The suites are the ``test_*.py`` modules in this package: run them with
 checkout). Importing this package imports nothing heavy: the pytest plugin
 (:mod:`conformance.plugin`) is loaded by every pytest run of a project that
 has the kit installed, and must cost nothing there.
+
+``check_linear``, ``check_dropout`` and ``check_call_semantics``
+(:mod:`conformance.api`, imported on first use) run the same checks from
+another project's tests.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conformance.api import (
+        CheckReport,
+        ConformanceError,
+        check_call_semantics,
+        check_dropout,
+        check_linear,
+    )
+
+__all__ = [
+    "CheckReport",
+    "ConformanceError",
+    "check_call_semantics",
+    "check_dropout",
+    "check_linear",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """The Python API (:mod:`conformance.api`), imported on first use."""
+    if name in __all__:
+        from conformance import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'conformance' has no attribute {name!r}")

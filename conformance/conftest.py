@@ -6,9 +6,12 @@ Loading the profile here (before the suite modules are imported) matters:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from conformance.plugin import activate
+from conformance.plugin import activate, selected_targets
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -16,17 +19,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The implementations under test. Suites take the class from these fixtures,
-# never from torch.nn directly, so that a user's own implementation (or a
-# deliberately broken one in tests/) can be checked by the same suite.
+# never from torch.nn directly, so that a user's own implementation (--target,
+# or a deliberately broken one in tests/) can be checked by the same suite.
 @pytest.fixture(scope="session")
-def linear_cls() -> type:
+def linear_cls(pytestconfig: pytest.Config) -> Callable[..., Any]:
     import torch
 
-    return torch.nn.Linear
+    target = selected_targets(pytestconfig).get("linear")
+    return torch.nn.Linear if target is None else target.obj
 
 
 @pytest.fixture(scope="session")
-def dropout_cls() -> type:
+def dropout_cls(pytestconfig: pytest.Config) -> Callable[..., Any]:
     import torch
 
-    return torch.nn.Dropout
+    target = selected_targets(pytestconfig).get("dropout")
+    return torch.nn.Dropout if target is None else target.obj

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 _ACTIVE = pytest.StashKey[bool]()
 _PREVIOUS = pytest.StashKey["tuple[str, tuple[str, ...] | None]"]()
+_TARGETS = pytest.StashKey["dict[str, Any]"]()
+_MODES = pytest.StashKey["tuple[Any, ...]"]()
+_COMPILE_MAX_EXAMPLES = pytest.StashKey[int]()
+_MODE_PLUGIN_NAME = "torch_nn_conformance_modes"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DTYPES = ("float32", "float64")
 META_SKIP_REASON = "meta tensors carry no values; this check needs them"
@@ -62,6 +66,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Only run dtype-parametrised checks for these dtypes (e.g. float32,bfloat16). "
         "Default: each check's own dtypes.",
     )
+    group.addoption(
+        "--target",
+        action="append",
+        default=None,
+        metavar="KIND=module.path:Name",
+        help="Check this implementation instead of torch's (KIND: linear, dropout); "
+        "repeatable. Name is a class or factory keeping the torch layer's constructor "
+        "contract. Checks that exercise no targeted kind are deselected.",
+    )
+    group.addoption(
+        "--mode",
+        action="append",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="Run the module checks through these execution modes: eager, compile, jit, "
+        "functional_call. Repeatable or comma-separated. Default: eager. Without eager, "
+        "checks that take no mode are deselected.",
+    )
+    group.addoption(
+        "--compile-backend",
+        default=None,
+        metavar="NAME",
+        help="torch.compile backend of --mode compile: aot_eager (default), inductor, eager.",
+    )
+    group.addoption(
+        "--compile-max-examples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="At most N Hypothesis examples per check in --mode compile (default 10: "
+        "each example compiles afresh).",
+    )
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -71,7 +107,8 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _our_options_used(config: pytest.Config) -> bool:
-    return config.getoption("device") is not None or config.getoption("dtype") is not None
+    options = ("device", "dtype", "target", "mode", "compile_backend", "compile_max_examples")
+    return any(config.getoption(option) is not None for option in options)
 
 
 def _collects_package(path: Path) -> bool:
@@ -110,6 +147,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "supports_meta: the check is meaningful on the meta device (no values)"
     )
+    config.addinivalue_line(
+        "markers",
+        "exercises(*kinds): the --target kinds (linear, dropout) a check exercises; "
+        "default: the kinds whose fixtures (linear_cls, dropout_cls) it takes",
+    )
+    if not config.pluginmanager.has_plugin(_MODE_PLUGIN_NAME):
+        config.pluginmanager.register(_ModeParametrization(), _MODE_PLUGIN_NAME)
     # Hypothesis' plugin loads --hypothesis-profile in its own pytest_configure:
     # ours must exist by then. Registering changes no setting.
     if (config.getoption("hypothesis_profile", None) or "") in PROFILE_NAMES:
@@ -144,6 +188,66 @@ def activate(config: pytest.Config) -> None:
             resolve_dtype(dt, "--dtype")
     except InvalidArgument as e:
         raise pytest.UsageError(str(e).replace("device=", "--device=")) from None
+    _configure_modes(config)
+    _configure_targets(config)
+
+
+def _configure_modes(config: pytest.Config) -> None:
+    from conformance.modes import (
+        COMPILE_BACKENDS,
+        DEFAULT_COMPILE_BACKEND,
+        DEFAULT_COMPILE_MAX_EXAMPLES,
+        Mode,
+        parse_modes,
+    )
+
+    backend = config.getoption("compile_backend") or DEFAULT_COMPILE_BACKEND
+    if backend not in COMPILE_BACKENDS:
+        raise pytest.UsageError(
+            f"--compile-backend={backend!r} is not one of {', '.join(COMPILE_BACKENDS)}"
+        )
+    cap = config.getoption("compile_max_examples")
+    if cap is not None and cap < 1:
+        raise pytest.UsageError(f"--compile-max-examples={cap} must be at least 1")
+    config.stash[_COMPILE_MAX_EXAMPLES] = DEFAULT_COMPILE_MAX_EXAMPLES if cap is None else cap
+    given = config.getoption("mode")
+    try:
+        names = parse_modes(["eager"] if given is None else _split(given) or [])
+    except ValueError as e:
+        raise pytest.UsageError(str(e)) from None
+    config.stash[_MODES] = tuple(Mode(name, backend) for name in names)
+
+
+def _configure_targets(config: pytest.Config) -> None:
+    from conformance.targets import TargetError, load_target
+
+    given = config.getoption("target") or []
+    probe_device = next((p.values[0] for p in _device_params(config) if not p.marks), "cpu")
+    targets: dict[str, Any] = {}
+    for text in given:
+        try:
+            target = load_target(text, probe_device)
+        except TargetError as e:
+            raise pytest.UsageError(f"--target {e}") from None
+        if target.kind in targets:
+            raise pytest.UsageError(
+                f"--target {target} and --target {targets[target.kind]} both target "
+                f"{target.kind!r}; give one per kind"
+            )
+        targets[target.kind] = target
+    config.stash[_TARGETS] = targets
+
+
+def selected_targets(config: pytest.Config) -> dict[str, Any]:
+    """The ``--target`` objects by kind (:class:`conformance.targets.Target`); empty if none."""
+    return config.stash.get(_TARGETS, {})
+
+
+def selected_modes(config: pytest.Config) -> tuple[Any, ...]:
+    """The ``--mode`` selection as :class:`conformance.modes.Mode` objects (eager by default)."""
+    from conformance.modes import EAGER
+
+    return config.stash.get(_MODES, (EAGER,))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -277,9 +381,99 @@ def dtype(request: pytest.FixtureRequest) -> torch.dtype:
     return resolve_dtype(request.param)
 
 
+@pytest.fixture(scope="session")
+def mode(request: pytest.FixtureRequest) -> Any:
+    """The execution mode (:class:`conformance.modes.Mode`) a module check calls through.
+
+    Parametrised by ``--mode`` (ids gain ``-compile`` and so on) unless eager
+    alone is selected: then the ids stay as they are and this is eager.
+    """
+    from conformance.modes import EAGER
+
+    chosen = {m.name: m for m in selected_modes(request.config)}
+    name = getattr(request, "param", "eager")
+    return chosen.get(name, EAGER)
+
+
+class _ModeParametrization:
+    """Parametrises ``mode`` after every other parameter (``[cpu-float32-Dropout-jit]``)."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if not _uses_our_fixture(metafunc, "mode"):
+            return
+        activate(metafunc.config)
+        names = [m.name for m in selected_modes(metafunc.config)]
+        if names != ["eager"]:
+            metafunc.parametrize("mode", names, indirect=True, ids=names)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect what no selection applies to: checks exercising no ``--target`` kind,
+    and, when ``--mode`` leaves eager out, checks that take no mode."""
+    if not _is_active(config):
+        return
+    from conformance.targets import exercised_kinds
+
+    targeted = set(selected_targets(config))
+    eager = any(m.name == "eager" for m in selected_modes(config))
+    if not targeted and eager:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        marker = item.get_closest_marker("exercises")
+        kinds = exercised_kinds(names, None if marker is None else tuple(marker.args))
+        applies = (not targeted or kinds & targeted) and (eager or "mode" in names)
+        (keep if applies else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Runs a Hypothesis check in ``--mode compile`` with at most
+    ``--compile-max-examples`` examples (each example compiles afresh)."""
+    if not _is_active(pyfuncitem.config):
+        return None
+    callspec = getattr(pyfuncitem, "callspec", None)
+    if callspec is None or callspec.params.get("mode") != "compile":
+        return None
+    from conformance.modes import capped
+
+    test = capped(pyfuncitem.obj, pyfuncitem.config.stash[_COMPILE_MAX_EXAMPLES])
+    if test is None:
+        return None
+    argnames = pyfuncitem._fixtureinfo.argnames
+    test(**{name: pyfuncitem.funcargs[name] for name in argnames})
+    return True
+
+
+def _selection_lines(config: pytest.Config) -> list[str]:
+    lines = []
+    targets = selected_targets(config)
+    if targets:
+        lines.append(
+            "conformance targets: "
+            + ", ".join(str(t) for t in targets.values())
+            + " (checks exercising no targeted kind are deselected)"
+        )
+    modes = selected_modes(config)
+    if [m.name for m in modes] != ["eager"]:
+        cap = config.stash.get(_COMPILE_MAX_EXAMPLES, 0)
+        described = [
+            m.describe() + (f", at most {cap} examples per check" if m.name == "compile" else "")
+            for m in modes
+        ]
+        lines.append(f"conformance modes: {'; '.join(described)}")
+    return lines
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not _is_active(config):
         return None
     from conformance.environment import header_lines
 
-    return header_lines(config)
+    return header_lines(config) + _selection_lines(config)

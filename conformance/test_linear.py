@@ -9,6 +9,10 @@ values); matrix-product results are compared within
 :func:`~conformance.tolerances.accumulation_bound`, so float16 and bfloat16
 are checked as tightly as their rounding allows.
 
+Checks that call the module take the ``mode`` fixture (``--mode``) and call
+``mode.wrap(module)``: eagerly, compiled, scripted or through
+``torch.func.functional_call`` (:mod:`conformance.modes`).
+
 Sources: torch/nn/modules/linear.py, the ``torch.nn.Linear`` and
 ``torch.nn.functional.linear`` docs.
 """
@@ -38,6 +42,7 @@ from conformance.assertions import (
     assert_within,
     fail,
 )
+from conformance.modes import Mode
 from conformance.oracle import linear as oracle
 from conformance.oracle import statistics
 from conformance.oracle.arrays import to_float64
@@ -190,7 +195,11 @@ def zero_dim_inputs(config: LinearConfig) -> st.SearchStrategy[torch.Tensor]:
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 @given(data=st.data())
 def test_linear_matches_affine(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """``Linear(in, out, bias)(x) == x @ A.T + b`` over the last dim of ``x``.
 
@@ -203,14 +212,18 @@ def test_linear_matches_affine(
     module = draw_module(data, linear_cls, config)
     x = data.draw(linear_inputs(config), label="x")
     with tf32(False):
-        y = module(x)
+        y = mode.wrap(module)(x)
     assert_affine(y, x, weight_of(module), bias_of(module), config)
 
 
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 @given(data=st.data())
 def test_linear_matches_functional(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """``module(x)`` is bitwise ``F.linear(x, module.weight, module.bias)``.
 
@@ -223,8 +236,15 @@ def test_linear_matches_functional(
     module = draw_module(data, linear_cls, config)
     x = data.draw(linear_inputs(config), label="x")
     with tf32(False):
-        y = module(x)
+        y = mode.wrap(module)(x)
         expected = F.linear(x, weight_of(module), bias_of(module))
+    if mode.name == "compile":
+        # Compiled code may sum in another order: within rounding, not bitwise.
+        sums = oracle.affine(
+            to_float64(x), to_float64(weight_of(module)), maybe_float64(bias_of(module))
+        )
+        assert_within("out", y, expected, 2 * rounding(sums, dtype), context(config, x))
+        return
     assert_equal("out", y, expected, context(config, x))
 
 
@@ -233,7 +253,7 @@ CLASSIC_WEIGHT = [[1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 4.0, 5.0], [3.0, 4.0, 5.0, 6.
 
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 def test_linear_classic_example(
-    device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module], mode: Mode
 ) -> None:
     """Weight ``[[1,2,3,4],[2,3,4,5],[3,4,5,6]]`` on ``[1,2,3,4]`` without bias is
     exactly ``[30, 40, 50]``: every partial sum is a small integer, exact in
@@ -244,13 +264,17 @@ def test_linear_classic_example(
         weight_of(module).copy_(torch.tensor(CLASSIC_WEIGHT, dtype=dtype))
     x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=dtype, device=device)
     with tf32(False):
-        y = module(x)
+        y = mode.wrap(module)(x)
     assert_equal("out", y, np.array([30.0, 40.0, 50.0]), context(config, x))
 
 
 @given(data=st.data())
 def test_linear_uses_assigned_weight(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """``module.weight = nn.Parameter(A)`` registers ``A`` and the next call uses it.
 
@@ -266,18 +290,23 @@ def test_linear_uses_assigned_weight(
         label="A",
     )
     x = data.draw(linear_inputs(config), label="x")
+    wrapped = mode.wrap(module)  # before the assignment: the next call must see it
     module.weight = nn.Parameter(a)
     if dict(module.named_parameters()).get("weight") is not module.weight:
         fail("named_parameters()['weight'] is not the assigned Parameter", context(config, x))
     with tf32(False):
-        y = module(x)
+        y = wrapped(x)
     assert_affine(y, x, a, bias_of(module), config)
 
 
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 @given(data=st.data())
 def test_linear_ignores_input_layout(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """A non-contiguous input (transposed, sliced, expanded) gives what its
     contiguous copy gives, up to rounding.
@@ -290,9 +319,10 @@ def test_linear_ignores_input_layout(
     config = data.draw(configs(dtype, device), label="config")
     module = draw_module(data, linear_cls, config)
     x = data.draw(linear_inputs(config, layout=NON_CONTIGUOUS), label="x")
+    wrapped = mode.wrap(module)
     with tf32(False):
-        y = module(x)
-        y_contiguous = module(x.contiguous())
+        y = wrapped(x)
+        y_contiguous = wrapped(x.contiguous())
     sums = oracle.affine(
         to_float64(x), to_float64(weight_of(module)), maybe_float64(bias_of(module))
     )
@@ -301,7 +331,7 @@ def test_linear_ignores_input_layout(
 
 @given(data=st.data())
 def test_linear_matches_affine_with_tf32(
-    data: st.DataObject, device: torch.device, linear_cls: type[nn.Module]
+    data: st.DataObject, device: torch.device, linear_cls: type[nn.Module], mode: Mode
 ) -> None:
     """With TF32 allowed, a float32 Linear stays within the TF32 rounding bound
     (10 mantissa bits for the products; ``torch.backends.cuda.matmul.allow_tf32``).
@@ -315,7 +345,7 @@ def test_linear_matches_affine_with_tf32(
     module = draw_module(data, linear_cls, config)
     x = data.draw(linear_inputs(config), label="x")
     with tf32(True):
-        y = module(x)
+        y = mode.wrap(module)(x)
     assert_affine(y, x, weight_of(module), bias_of(module), config, tf32_enabled=True)
 
 
@@ -494,7 +524,11 @@ def test_linear_init_spread_uniformly(
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 @given(data=st.data())
 def test_linear_gradients_match_formulas(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """For upstream ``g``: ``dL/dx = g A``, ``dL/dA = g^T x`` and ``dL/db = sum(g)``,
     summed over every batch dim (zero for empty batches); any input layout.
@@ -513,8 +547,11 @@ def test_linear_gradients_match_formulas(
     )
     ctx = context(config, x)
     weight, bias = weight_of(module), bias_of(module)
+    for name, param in (("weight", weight), ("bias", bias)):
+        if param is not None and not param.requires_grad:
+            fail(f"{name}.requires_grad=False, but should be True (a trainable parameter)", ctx)
     with tf32(False):
-        y = module(x)
+        y = mode.wrap(module)(x)
         assert_shape("out", y.shape, g.shape, ctx)
         if not y.requires_grad:
             fail("out.requires_grad=False, but should be True", ctx)
@@ -575,7 +612,11 @@ def test_linear_gradcheck(
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 @given(data=st.data())
 def test_linear_rejects_wrong_feature_size(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """``x.shape[-1] != in_features`` raises ``RuntimeError("mat1 and mat2 shapes cannot
     be multiplied (4x6 and 5x3)")`` for every batch shape, empty ones and zero
@@ -585,7 +626,7 @@ def test_linear_rejects_wrong_feature_size(
     x = data.draw(wrong_feature_inputs(config), label="x")
     assert_raises(
         RuntimeError,
-        lambda: module(x),
+        lambda: mode.wrap(module)(x),
         what=f"module(x) with x.shape[-1]={x.shape[-1]}",
         match=SHAPE_ERROR,
         context=context(config, x),
@@ -594,7 +635,11 @@ def test_linear_rejects_wrong_feature_size(
 
 @given(data=st.data())
 def test_linear_rejects_0d_input(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """A 0-d input raises ``RuntimeError("both arguments to linear need to be at least
     1D, but they are 0D and 2D")`` (``at::linear``)."""
@@ -603,7 +648,7 @@ def test_linear_rejects_0d_input(
     x = data.draw(zero_dim_inputs(config), label="x")
     assert_raises(
         RuntimeError,
-        lambda: module(x),
+        lambda: mode.wrap(module)(x),
         what="module(x)",
         match=RANK_ERROR,
         context=context(config, x),
@@ -613,7 +658,11 @@ def test_linear_rejects_0d_input(
 @pytest.mark.dtypes(*FLOAT_DTYPES)
 @given(data=st.data())
 def test_linear_rejects_mismatched_dtype(
-    data: st.DataObject, device: torch.device, dtype: torch.dtype, linear_cls: type[nn.Module]
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
 ) -> None:
     """An input of another floating dtype raises ``RuntimeError`` naming both dtypes:
     no implicit promotion. torch 2.13.0 words it "mat1 and mat2 must have the same
@@ -624,7 +673,7 @@ def test_linear_rejects_mismatched_dtype(
     x = data.draw(mismatched_dtype_inputs(config), label="x")
     assert_raises(
         RuntimeError,
-        lambda: module(x),
+        lambda: mode.wrap(module)(x),
         what=f"module(x) with x.dtype={x.dtype}",
         match=DTYPE_ERROR,
         context=context(config, x),

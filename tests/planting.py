@@ -16,6 +16,7 @@ from typing import Any
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from conformance.modes import EAGER
 from conformance.profiles import DEFAULT_PROFILE, register_profiles
 
 register_profiles()
@@ -30,5 +31,7 @@ def run_unshrunk(check: Callable[..., None], fixtures: dict[str, Any], **kwargs:
     """Call ``check`` with the ``fixtures`` it takes (others are ignored) and ``kwargs``."""
     wanted = inspect.signature(check).parameters
     args = {name: value for name, value in fixtures.items() if name in wanted}
+    if "mode" in wanted and "mode" not in args and "mode" not in kwargs:
+        args["mode"] = EAGER  # module checks run eagerly unless a test says otherwise
     body = check.hypothesis.inner_test  # type: ignore[attr-defined]
     NO_SHRINK(given(data=st.data())(body))(**args, **kwargs)
