@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import conformance
+import conformance.test_module_calls  # imported before pytester's in-process runs
 from conformance.modes import MODES, FunctionalCall, Mode, capped, parse_modes
 
 

@@ -18,6 +18,10 @@ import conformance.test_dropout as dropout_suite
 from conformance import targets
 from conformance.api import _suite_checks
 
+# Imported now, before any in-process run: pytester drops the modules a run
+# imports afresh, and a later import would make new check objects.
+SUITE_CHECKS = list(_suite_checks())
+
 TARGETS = """
 import torch
 import torch.nn.functional as F
@@ -170,7 +174,7 @@ def collected(pytester: pytest.Pytester, *args: str) -> tuple[set[str], int]:
 def _checks_taking(fixture: str) -> set[str]:
     """``module.py::test_name`` of every suite check whose signature takes ``fixture``."""
     found = set()
-    for module, name, fn in _suite_checks():
+    for module, name, fn in SUITE_CHECKS:
         inner = getattr(getattr(fn, "hypothesis", None), "inner_test", fn)
         if fixture in inspect.signature(inner).parameters:
             found.add(f"{module}.py::{name}")
