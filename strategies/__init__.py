@@ -41,10 +41,12 @@ from strategies.shapes import (
 )
 from strategies.tensors import (
     LAYOUTS,
+    SEEDED_FILL_MIN_NUMEL,
     BroadcastablePair,
     broadcastable_pairs,
     default_elements,
     layouts,
+    seeded_values,
     tensors,
 )
 
@@ -54,6 +56,7 @@ __all__ = [
     "DTYPE_KINDS",
     "LAYOUTS",
     "MODEL_KINDS",
+    "SEEDED_FILL_MIN_NUMEL",
     "BroadcastablePair",
     "BroadcastableShapes",
     "DictStack",
@@ -79,6 +82,7 @@ __all__ = [
     "non_broadcastable_shapes",
     "parse_device",
     "resolve_dtype",
+    "seeded_values",
     "selected_devices",
     "shapes",
     "tensors",

@@ -66,13 +66,16 @@ def _ordered_sides(low: int, high: int, *, first: tuple[int, ...]) -> list[int]:
     return lead + [v for v in range(low, high + 1) if v not in lead]
 
 
-@functools.lru_cache(maxsize=1024)  # built inside composite draws: build each once
-def _side(low: int, high: int, *, first: tuple[int, ...] = (1, 0)) -> st.SearchStrategy[int]:
-    """A side in [low, high] shrinking toward ``first[0]``, then ``first[1]``, ..."""
-    order = _ordered_sides(low, high, first=first)
-    if order == list(range(low, high + 1)):
-        return st.integers(low, high)
-    return st.integers(0, len(order) - 1).map(order.__getitem__)
+@functools.lru_cache(maxsize=1024)  # looked up inside composite draws: build each once
+def _side(low: int, high: int) -> tuple[st.SearchStrategy[int], tuple[int, ...]]:
+    """A side in [low, high] shrinking toward 1, then 0, then 2, 3, ...: an
+    index strategy and the sides it indexes (the index is looked up by the
+    caller rather than by ``.map``, which costs a span and more per draw)."""
+    order = tuple(_ordered_sides(low, high, first=(1, 0)))
+    return st.integers(0, len(order) - 1), order
+
+
+_BOOLEANS = st.booleans()
 
 
 def _default_max_side(min_side: int) -> int:
@@ -81,7 +84,8 @@ def _default_max_side(min_side: int) -> int:
 
 def _capped_side(draw: st.DrawFn, min_side: int, max_side: int, cap: int) -> int:
     """Draw a side from [min_side, min(max_side, cap)]; cap >= min_side holds."""
-    return draw(_side(min_side, max(min_side, min(max_side, cap))))
+    index, order = _side(min_side, max(min_side, min(max_side, cap)))
+    return order[draw(index)]
 
 
 def _validate_dims_and_sides(
@@ -197,7 +201,8 @@ def _mutually_broadcastable(
     base_shape: Shape,
     max_numel: int,
 ) -> BroadcastableShapes:
-    ranks = [draw(st.integers(min_dims, max_dims), label=f"ndim[{i}]") for i in range(num_shapes)]
+    ndim = st.integers(min_dims, max_dims)
+    ranks = [draw(ndim, label=f"ndim[{i}]") for i in range(num_shapes)]
     floors = _result_floors(base_shape, max(ranks), min_side)
     one_allowed = min_side <= 1 <= max_side
     shapes_rev: list[list[int]] = [[] for _ in range(num_shapes)]
@@ -217,7 +222,7 @@ def _mutually_broadcastable(
             if pos > rank:
                 continue
             # Drawn even where 1 is out of bounds, to keep the draws stable.
-            broadcast_here = draw(st.booleans())
+            broadcast_here = draw(_BOOLEANS)
             entry = 1 if broadcast_here and one_allowed else side
             rev.append(entry)
             if entry != 1:

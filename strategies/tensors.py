@@ -1,7 +1,15 @@
-"""Strategies for tensors: values, dtypes, devices and memory layouts."""
+"""Strategies for tensors: values, dtypes, devices and memory layouts.
+
+Values come one Hypothesis draw per element, so they shrink one by one
+toward 0, except in tensors whose storage holds more than
+:data:`SEEDED_FILL_MIN_NUMEL` elements with the default elements: those
+draw one seed and fill their values from a seeded ``torch.Generator``
+(:func:`seeded_values`), which is what keeps drawing them cheap.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal, NamedTuple
 
@@ -16,10 +24,12 @@ from strategies.shapes import DEFAULT_MAX_NUMEL, Shape, mutually_broadcastable_s
 
 __all__ = [
     "LAYOUTS",
+    "SEEDED_FILL_MIN_NUMEL",
     "BroadcastablePair",
     "broadcastable_pairs",
     "default_elements",
     "layouts",
+    "seeded_values",
     "tensors",
 ]
 
@@ -34,13 +44,37 @@ LAYOUTS: tuple[str, ...] = ("contiguous", "transposed", "sliced", "expanded")
 #: far from float16's largest value (65504), so arithmetic does not overflow.
 FLOAT_BOUND = 100.0
 
+#: Tensors with the default elements whose storage holds more elements than
+#: this are filled from one drawn seed (:func:`seeded_values`) instead of one
+#: draw per element; smaller ones, and any tensor with an ``elements``
+#: strategy of the caller's, draw every element and shrink value by value.
+#: Measured (benchmarks/RESULTS.md): each drawn element costs Hypothesis
+#: about as much as a whole seeded fill, so drawing dominates every tensor
+#: above a few elements. The threshold keeps the small tensors that shrunk
+#: failures end up with (a broadcast pair of ``(2, 2)`` and ``(2,)``, a
+#: ``(3, 4)`` Linear input) fully shrinkable, while larger ones cost one draw.
+SEEDED_FILL_MIN_NUMEL = 32
 
+#: What a seed is drawn from; seed 0, the shrink target, fills zeros.
+_SEEDS = st.integers(0, 2**63 - 1)
+
+
+def _elements_bound(dtype: torch.dtype) -> tuple[int, int]:
+    """The integer range of :func:`default_elements` for a non-float dtype."""
+    info = torch.iinfo(dtype)
+    bound = min(100, math.isqrt(info.max))
+    return max(info.min, -bound), bound
+
+
+@functools.cache
 def default_elements(dtype: torch.dtype) -> st.SearchStrategy[Any]:
     """Finite values of ``dtype`` whose pairwise products do not overflow it.
 
     Floats lie in [-100, 100] with no NaN, infinity or subnormal (GPUs may
     flush subnormals); integers in [-b, b] (or [0, b] unsigned) with
-    ``b = min(100, isqrt(max))`` so that ``x * y`` fits the dtype.
+    ``b = min(100, isqrt(max))`` so that ``x * y`` fits the dtype. One
+    strategy per dtype (built once): :func:`tensors` recognises it, and fills
+    large tensors with :func:`seeded_values` of the same range instead.
     """
     if dtype == torch.bool:
         return st.booleans()
@@ -64,9 +98,67 @@ def default_elements(dtype: torch.dtype) -> st.SearchStrategy[Any]:
         if dtype.is_complex:
             return st.builds(complex, reals, reals)
         return reals
-    info = torch.iinfo(dtype)
-    bound = min(100, math.isqrt(info.max))
-    return st.integers(max(info.min, -bound), bound)
+    return st.integers(*_elements_bound(dtype))
+
+
+def _real_dtype(dtype: torch.dtype) -> torch.dtype:
+    return {torch.complex64: torch.float32, torch.complex128: torch.float64}.get(dtype, dtype)
+
+
+@functools.cache
+def _special_values(dtype: torch.dtype) -> torch.Tensor:
+    """Edge values a seeded fill mixes in (float64 for floats, int64 for integers)."""
+    if dtype.is_floating_point:
+        tiny = torch.finfo(dtype).tiny
+        edges = [0.0, 1.0, 0.5, 2.0, tiny, FLOAT_BOUND]
+        return torch.tensor([v for e in edges for v in (e, -e)], dtype=torch.float64)
+    low, high = _elements_bound(dtype)
+    ints = sorted({v for v in (0, 1, -1, 2, low, high) if low <= v <= high})
+    return torch.tensor(ints, dtype=torch.int64)
+
+
+def _seeded_reals(generator: torch.Generator, n: int, dtype: torch.dtype) -> torch.Tensor:
+    # Of every 8 values: 6 uniform in [-FLOAT_BOUND, FLOAT_BOUND], 1 rounded
+    # to an integer, 1 an edge value (0, -0, +-1, +-tiny, +-FLOAT_BOUND, ...).
+    values = (torch.rand(n, generator=generator, dtype=torch.float64) * 2 - 1) * FLOAT_BOUND
+    kind = torch.randint(0, 8, (n,), generator=generator)
+    specials = _special_values(dtype)
+    pick = torch.randint(0, len(specials), (n,), generator=generator)
+    values = torch.where(kind == 6, values.round(), values)
+    values = torch.where(kind == 7, specials[pick], values).to(dtype)
+    # Rounding keeps |v| <= FLOAT_BOUND (representable in every float dtype);
+    # values that round to a subnormal become 0, as default_elements has none.
+    return values.masked_fill((values != 0) & (values.abs() < torch.finfo(dtype).tiny), 0.0)
+
+
+def seeded_values(seed: int, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """``n`` values of ``dtype`` in :func:`default_elements`' range, from ``seed``.
+
+    A 1-D CPU tensor, the same for the same arguments on every machine;
+    ``seed=0`` (what a seed shrinks to) gives zeros. Floats: three in four
+    uniform in [-100, 100], the rest integral or edge values (0, -0.0, +-1,
+    +-0.5, +-2, the smallest normal, +-100), never NaN, infinite or subnormal.
+    Integers: uniform in the range, one in four from its edges (0, +-1, 2, the
+    bounds). Bools: fair coin flips. Complex: real and imaginary parts as floats.
+    """
+    if seed == 0:
+        return torch.zeros(n, dtype=dtype)
+    generator = torch.Generator().manual_seed(seed)
+    if dtype == torch.bool:
+        return torch.randint(0, 2, (n,), generator=generator, dtype=torch.bool)
+    if dtype.is_complex:
+        real = _real_dtype(dtype)
+        parts = _seeded_reals(generator, n, real), _seeded_reals(generator, n, real)
+        return torch.complex(*parts)
+    if dtype.is_floating_point:
+        return _seeded_reals(generator, n, dtype)
+    low, high = _elements_bound(dtype)
+    values = torch.randint(low, high + 1, (n,), generator=generator)
+    specials = _special_values(dtype)
+    pick = torch.randint(0, 4 * len(specials), (n,), generator=generator)
+    edge = pick < len(specials)
+    values = torch.where(edge, specials[pick.clamp(max=len(specials) - 1)], values)
+    return values.to(dtype)
 
 
 def _default_if_none(elements: Any, dtype: torch.dtype) -> st.SearchStrategy[Any]:
@@ -106,8 +198,33 @@ def _view(storage: torch.Tensor, shape: Shape, layout: str) -> torch.Tensor:
     return storage
 
 
-@st.composite
-def _tensors(
+_BOOLEANS = st.booleans()
+
+#: default_elements' floats, drawn at width 64: rounding to the dtype (by
+#: torch.tensor) gives the values a narrower width would, without the
+#: per-element ``.map`` that Hypothesis' narrower floats cost.
+_REALS = st.floats(
+    -FLOAT_BOUND, FLOAT_BOUND, allow_nan=False, allow_infinity=False, allow_subnormal=False
+)
+
+
+def _draw_default_floats(draw: st.DrawFn, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """``n`` values of :func:`default_elements` for a float or complex ``dtype``,
+    one draw per real value (real, then imaginary part), as a 1-D tensor."""
+    real = _real_dtype(dtype)
+    count = 2 * n if dtype.is_complex else n
+    values = torch.tensor([draw(_REALS) for _ in range(count)], dtype=real)
+    if real != torch.float64:
+        # Rounding keeps |v| <= FLOAT_BOUND; a value that rounds to a
+        # subnormal of the dtype becomes 0 (default_elements has none).
+        tiny = torch.finfo(real).tiny
+        values = values.masked_fill((values != 0) & (values.abs() < tiny), 0.0)
+    if dtype.is_complex:
+        values = torch.complex(values[0::2], values[1::2])
+    return values
+
+
+def _draw_tensor(
     draw: st.DrawFn,
     shape: Shape | st.SearchStrategy[Shape],
     dtype: torch.dtype,
@@ -115,26 +232,71 @@ def _tensors(
     elements: st.SearchStrategy,
     requires_grad: bool,
     layout: str | st.SearchStrategy[str],
+    default: bool,
 ) -> torch.Tensor:
+    """Draw one tensor: its shape and layout if they are strategies, which
+    dims an expanded layout repeats, then its values (see :func:`tensors`).
+    ``default``: ``elements`` is :func:`default_elements` (told apart when the
+    strategy is built: a composite's strategy arguments arrive unwrapped)."""
     shape_ = (
         check_shape(draw(shape, label="shape"), "shape")
         if isinstance(shape, st.SearchStrategy)
         else shape
     )
-    layout_ = draw(layout, label="layout") if isinstance(layout, st.SearchStrategy) else layout
-    check_choices(layout_, "layout", LAYOUTS)
+    if isinstance(layout, st.SearchStrategy):
+        layout_ = draw(layout, label="layout")
+        check_choices(layout_, "layout", LAYOUTS)
+    else:
+        layout_ = layout  # checked when the strategy was built
     # Which dims an expanded layout repeats (drawn for every layout, so the
     # draw sequence does not depend on the layout).
-    expanded = tuple(draw(st.booleans()) for _ in shape_)
+    expanded = tuple([draw(_BOOLEANS) for _ in shape_])
     storage_shape = _storage_shape(shape_, layout_, expanded)
     n = math.prod(storage_shape)
-    values = draw(st.lists(elements, min_size=n, max_size=n), label="values")
-    storage = torch.tensor(values, dtype=dtype).reshape(storage_shape).to(device)
+    if default and n > SEEDED_FILL_MIN_NUMEL:
+        seed = draw(_SEEDS, label="seed")
+        storage = seeded_values(seed, n, dtype).reshape(storage_shape)
+    elif default and (dtype.is_floating_point or dtype.is_complex):
+        storage = _draw_default_floats(draw, n, dtype).reshape(storage_shape)
+    else:
+        # One draw per element (not st.lists, whose per-element bookkeeping
+        # costs as much again): each value shrinks on its own.
+        values = [draw(elements) for _ in range(n)]
+        storage = torch.tensor(values, dtype=dtype).reshape(storage_shape)
+    if device != "cpu":
+        storage = storage.to(device)
     out = _view(storage, shape_, layout_)
     if requires_grad:
         # detach() keeps the strides and makes the view a leaf that gets .grad.
         out = out.detach().requires_grad_(True)
     return out
+
+
+@st.composite
+def _tensor_draws(
+    draw: st.DrawFn,
+    shape: Shape | st.SearchStrategy[Shape],
+    dtype: torch.dtype,
+    device: str,
+    elements: st.SearchStrategy,
+    requires_grad: bool,
+    layout: str | st.SearchStrategy[str],
+    default: bool,
+) -> torch.Tensor:
+    return _draw_tensor(draw, shape, dtype, device, elements, requires_grad, layout, default)
+
+
+def _tensors(
+    shape: Shape | st.SearchStrategy[Shape],
+    dtype: torch.dtype,
+    device: str,
+    elements: st.SearchStrategy,
+    requires_grad: bool,
+    layout: str | st.SearchStrategy[str],
+) -> st.SearchStrategy[torch.Tensor]:
+    """The strategy behind :func:`tensors`, for arguments already checked."""
+    default = elements is default_elements(dtype)
+    return _tensor_draws(shape, dtype, device, elements, requires_grad, layout, default)
 
 
 def _check_tensor_args(
@@ -167,11 +329,16 @@ def tensors(
     """Tensors of a ``shape`` (a tuple or a strategy of tuples).
 
     ``elements`` draws each value (default: :func:`default_elements`, bounded
-    so that arithmetic does not overflow). ``layout`` is one of
-    :data:`LAYOUTS` or a strategy of them (e.g. :func:`layouts`): the layout
-    sets the strides (and an expanded dim repeats its values). With
-    ``requires_grad=True`` the tensor is a leaf, so ``.grad`` is filled by
-    ``backward()``. Values shrink toward 0, layouts toward contiguous.
+    so that arithmetic does not overflow). With the default elements, a
+    tensor whose storage holds more than :data:`SEEDED_FILL_MIN_NUMEL` values
+    draws one seed instead and is filled by :func:`seeded_values` (same
+    range, edge values mixed in): fast, but its values shrink only as a
+    whole, to zeros; a strategy of your own is always drawn value by value.
+    ``layout`` is one of :data:`LAYOUTS` or a strategy of them (e.g.
+    :func:`layouts`): the layout sets the strides (and an expanded dim
+    repeats its values). With ``requires_grad=True`` the tensor is a leaf,
+    so ``.grad`` is filled by ``backward()``. Values shrink toward 0 (and
+    shapes, when drawn, toward small ones), layouts toward contiguous.
 
     >>> from strategies import shapes, tensors
     >>> t = tensors(shape=(2, 3), layout="transposed").example()  # doctest: +SKIP
@@ -201,10 +368,12 @@ def _pairs(
     elements: st.SearchStrategy,
     requires_grad: bool,
     layout: str | st.SearchStrategy[str],
+    default: bool,
 ) -> BroadcastablePair:
     (x_shape, y_shape), result = draw(shapes_, label="shapes")
-    x = draw(_tensors(x_shape, dtype, device, elements, requires_grad, layout), label="x")
-    y = draw(_tensors(y_shape, dtype, device, elements, requires_grad, layout), label="y")
+    args = (dtype, device, elements, requires_grad, layout, default)
+    x = draw(_tensor_draws(x_shape, *args), label="x")
+    y = draw(_tensor_draws(y_shape, *args), label="y")
     return BroadcastablePair(x, y, result)
 
 
@@ -241,4 +410,6 @@ def broadcastable_pairs(
         max_side=max_side,
         max_numel=max_numel,
     )
-    return _pairs(shapes_, dt, dev, _default_if_none(elements, dt), requires_grad, layout)
+    elements_ = _default_if_none(elements, dt)
+    default = elements_ is default_elements(dt)
+    return _pairs(shapes_, dt, dev, elements_, requires_grad, layout, default)
