@@ -49,6 +49,8 @@ NO_PARITY_DEVICE_REASON = (
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "PyTorch nn conformance (torch-nn-conformance)")
+    for extension in _extensions():
+        extension.add_options(group)
     group.addoption(
         "--device",
         action="append",
@@ -98,6 +100,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="At most N Hypothesis examples per check in --mode compile (default 10: "
         "each example compiles afresh).",
     )
+
+
+def _extensions() -> tuple[Any, ...]:
+    """Reports, expectations and sharding: each adds options and registers its
+    hooks only when asked (light modules: no torch at import)."""
+    from conformance import expectations, sharding
+    from conformance.report import collect
+
+    return (collect, expectations, sharding)
 
 
 def _split(values: list[str] | None) -> list[str] | None:
@@ -160,6 +171,8 @@ def pytest_configure(config: pytest.Config) -> None:
         register_profiles()
     if _our_options_used(config) or _targets_conformance(config):
         activate(config)
+    for extension in _extensions():
+        extension.configure(config)
 
 
 def activate(config: pytest.Config) -> None:
@@ -167,6 +180,9 @@ def activate(config: pytest.Config) -> None:
     if _is_active(config):
         return
     config.stash[_ACTIVE] = True
+    from conformance.expectations import load_builtin
+
+    load_builtin(config)  # the kit's known_deviations.toml
     from hypothesis import settings
     from hypothesis.errors import InvalidArgument
 
