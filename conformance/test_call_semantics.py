@@ -225,6 +225,10 @@ def global_hooks_restored() -> Iterator[list[RemovableHandle]]:
     backward hook is registered (``_global_is_full_backward_hook``, never
     reset on removal), which would forbid a later
     ``register_module_backward_hook`` anywhere in the process: it is restored.
+    Removing a global forward hook registered ``with_kwargs=True`` leaves its
+    id in ``_global_forward_hooks_with_kwargs`` (the handle does not know that
+    dict), and ``torch.compile`` then warns of global hooks that are gone: the
+    ids are dropped too.
     """
     flag = module_globals._global_is_full_backward_hook
     handles: list[RemovableHandle] = []
@@ -233,6 +237,7 @@ def global_hooks_restored() -> Iterator[list[RemovableHandle]]:
     finally:
         for handle in handles:
             handle.remove()
+            module_globals._global_forward_hooks_with_kwargs.pop(handle.id, None)
         module_globals._global_is_full_backward_hook = flag
 
 

@@ -494,7 +494,18 @@ def _guard_id(check: Callable[..., None], params: tuple[tuple[str, Any], ...]) -
 def test_stock_torch_passes(
     check: Callable[..., None], params: tuple[tuple[str, Any], ...]
 ) -> None:
+    before = _global_hook_state()
     run_check(check, **dict(params))
+    assert _global_hook_state() == before, "the check left global hook state behind"
+
+
+def _global_hook_state() -> dict[str, Any]:
+    """torch's process-wide hook registries and flags (module.py ``_global_*``)."""
+    return {
+        name: dict(value) if isinstance(value, dict) else value
+        for name, value in vars(module_globals).items()
+        if name.startswith("_global_") and isinstance(value, (dict, bool))
+    }
 
 
 REIMPLEMENTED = [HOOK_ORDER, PRE_HOOK_RETURN, REMOVED, LATE_HOOK]

@@ -19,7 +19,10 @@ import conformance
 from conformance.report import io as report_io
 from conformance.report.diff import diff
 
+# The installed package's parent: the suites run from there, so a tox env
+# (which installs the kit) imports the copy it installed.
 ROOT = Path(conformance.__file__).resolve().parent.parent
+CHECKOUT = Path(__file__).resolve().parent.parent
 SUBSET = ("conformance/test_broadcasting_shapes.py", "conformance/test_train_eval.py")
 DEVICES = ("--device", "cpu,meta")
 
@@ -267,7 +270,7 @@ def test_the_report_command_imports_no_torch(runs):
 
 
 def test_the_committed_sample_is_a_valid_report_of_a_real_cpu_run():
-    sample = ROOT / "reports" / "sample"
+    sample = CHECKOUT / "reports" / "sample"
     report = report_io.load(sample / "conformance.json")
     (run_,) = report["runs"]
     assert run_["environment"]["devices"] == ["cpu"]
