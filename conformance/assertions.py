@@ -8,13 +8,13 @@ Hypothesis adds the shrunk, labelled draws below it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 import numpy as np
 import torch
 
+from conformance import rerun
 from conformance.tolerances import elementwise
 
 __all__ = [
@@ -30,12 +30,11 @@ __all__ = [
 
 
 def rerun_hint() -> str:
-    """How to rerun the check that is running now."""
-    current = os.environ.get("PYTEST_CURRENT_TEST", "")
-    nodeid = current.rsplit(" (", 1)[0]
-    if not nodeid:
+    """How to rerun the check that is running now (empty outside a conformance run)."""
+    command = rerun.current()
+    if command is None:
         return ""
-    return f"\nRerun: pytest '{nodeid}'  (the conformance-ci profile replays the same examples)"
+    return f"\nRerun: {command}  (the conformance-ci profile replays the same examples)"
 
 
 def fail(message: str, context: str = "") -> NoReturn:

@@ -39,7 +39,7 @@ from typing import Any
 
 import pytest
 
-from conformance.node_ids import item_fields, normalized_id
+from conformance.node_ids import item_fields, item_id
 
 BUILTIN_FILE = Path(__file__).resolve().parent / "known_deviations.toml"
 PLUGIN_NAME = "conformance-expectations"
@@ -217,7 +217,7 @@ class Expectations:
 
         matched: set[int] = set()
         for item in items:
-            test_id = normalized_id(item.nodeid)
+            test_id = item_id(item)
             fields = item_fields(item)
             applied = None
             for index, entry in enumerate(self.entries):

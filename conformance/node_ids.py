@@ -6,12 +6,15 @@ pytest's node ids carry the path the run was started from:
 elsewhere. The *normalized id* drops the directories and the ``.py``:
 ``test_linear::test_x[cpu-float32]``. Reports, the expectations file and
 sharding all use it, so they agree however the suites were invoked.
+A module named on the command line from outside the rootdir gets no path
+at all (``::test_x``): :func:`item_id` takes the module from the item.
 
 Imports nothing heavy: the plugin is loaded by every pytest run.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 #: The parametrised arguments that become a record's (or an expectation's)
@@ -35,6 +38,17 @@ def normalized_id(nodeid: str) -> str:
     path, sep, rest = nodeid.partition("::")
     module = path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py")
     return f"{module}{sep}{rest}"
+
+
+def item_id(item: Any) -> str:
+    """The normalized id of a collected test, from its file and its name.
+
+    Prefer it to ``normalized_id(item.nodeid)``: for a module named on the
+    command line from outside the rootdir (``--pyargs conformance.test_linear``
+    run elsewhere) pytest's node id has no path at all (``::test_x[cpu]``).
+    """
+    _, sep, rest = item.nodeid.partition("::")
+    return f"{Path(str(item.path)).stem}{sep}{rest}"
 
 
 def check_of(test_id: str) -> str:

@@ -21,6 +21,7 @@ index mod device count)`` only when the fixture is set up.
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -446,6 +447,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A failing check's message ends with the command that reruns it."""
+    if not _is_active(item.config):
+        yield
+        return
+    from conformance.rerun import running
+
+    with running(item):
+        yield
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from conformance.node_ids import normalized_id
+from conformance.node_ids import item_id, normalized_id
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -64,7 +64,7 @@ class Sharding:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
-            (keep if shard_of(item.nodeid, self.n) == self.k else drop).append(item)
+            (keep if shard_of(item_id(item), self.n) == self.k else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep

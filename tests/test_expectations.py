@@ -7,7 +7,6 @@ known failures into xfail and skip, and without it they fail).
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from hypothesis import settings
 
 import conformance
 from conformance.expectations import BUILTIN_FILE, Deviation, load
+from conformance.modes import MODES
 from conformance.node_ids import normalized_id
 
 ROOT = Path(conformance.__file__).resolve().parent.parent
@@ -370,23 +370,20 @@ def run_suites(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def every_mode() -> tuple[str, ...]:
-    """``--mode`` with every execution mode, where the kit has modes."""
-    path = ROOT / "conformance" / "modes.py"  # of the suites that run, not of sys.path
-    if not path.exists():
-        return ()
-    for node in ast.parse(path.read_text()).body:  # its MODES tuple, read, not imported
-        if isinstance(node, ast.AnnAssign | ast.Assign):
-            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
-            if any(isinstance(t, ast.Name) and t.id == "MODES" for t in targets):
-                assert node.value is not None
-                return ("--mode", ",".join(ast.literal_eval(node.value)))
-    return ()
+def test_known_deviations_apply_to_a_module_named_from_outside_the_rootdir(pytester):
+    """pytest gives such a module's tests ids without a path (``::test_x``)."""
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance.test_linear", "-k", "assigned_weight", "--device", "cpu",
+        "--dtype", "float32", "--mode", "jit", "-p", "no:cacheprovider", "-rx",
+    )  # fmt: skip
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines(["*known deviation (conformance/known_deviations.toml#*"])
 
 
 def test_every_builtin_entry_names_tests_of_the_suites():
     # Every device and mode, so that every id an entry can name is collected.
-    args = ("conformance", "--collect-only", "-q", "--device", "cpu,cuda,meta", *every_mode())
+    modes = ",".join(MODES)
+    args = ("conformance", "--collect-only", "-q", "--device", "cpu,cuda,meta", "--mode", modes)
     result = run_suites(*args)
     assert result.returncode == 0, result.stdout[-2000:]
     ids = [normalized_id(line) for line in result.stdout.splitlines() if "::" in line]

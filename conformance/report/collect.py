@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import platform
 import re
-import shlex
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.node_ids import check_of, item_fields, normalized_id
+from conformance.node_ids import check_of, item_fields, item_id, normalized_id
+from conformance.rerun import rerun_command
 
 PLUGIN_NAME = "conformance-report"
 ATTRIBUTE = "conformance_report"
@@ -41,17 +41,6 @@ _CASES = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid test cases
 _STOPPED = re.compile(r"Stopped because (.+)")
 _EXAMPLE_START = re.compile(r"^(Falsifying example|Failing test case|Falsifying explicit example)")
 _REPRODUCE = re.compile(r"@reproduce_failure\([^)]*\)")
-#: Options that decide what a test is and does: a rerun repeats them.
-_RERUN_OPTIONS = (
-    "device",
-    "dtype",
-    "mode",
-    "target",
-    "compile_backend",
-    "compile_max_examples",
-    "hypothesis_profile",
-    "hypothesis_seed",
-)
 
 
 def add_options(group: pytest.OptionGroup) -> None:
@@ -97,38 +86,6 @@ def parse_statistics(text: str) -> tuple[dict[str, dict[str, Any]], str | None]:
         elif m := _STOPPED.search(line):
             stop = m[1].strip()
     return phases, stop
-
-
-def reproduce_command(item: pytest.Item) -> str:
-    """``pytest '<file>::<test>[<params>]' --device ...``: reruns this test.
-
-    To be run from the directory the run started in; the conformance-ci
-    profile is derandomized, so the same examples come back.
-    """
-    config = item.config
-    path = Path(item.path)
-    try:
-        where = path.relative_to(config.invocation_params.dir).as_posix()
-    except ValueError:
-        where = str(path)
-    _, sep, rest = item.nodeid.partition("::")
-    args = ["pytest", f"{where}{sep}{rest}"]
-    given = list(config.invocation_params.args)
-    for i, arg in enumerate(given):
-        if arg == "-p" and i + 1 < len(given):
-            args += ["-p", given[i + 1]]
-        elif arg.startswith("-p") and len(arg) > 2 and not arg.startswith("--"):
-            args += ["-p", arg[2:]]
-    for option in _RERUN_OPTIONS:
-        value = config.getoption(option, None)
-        flag = f"--{option.replace('_', '-')}"
-        if option == "target" and isinstance(value, list):
-            args += [a for v in value for a in (flag, str(v))]
-        elif isinstance(value, list) and value:
-            args += [flag, ",".join(str(v) for v in value)]
-        elif value is not None and not isinstance(value, (bool, list)):
-            args += [flag, str(value)]
-    return shlex.join(args)
 
 
 # -- where the reports arrive -------------------------------------------------
@@ -182,8 +139,9 @@ class ReportCollector:
         if report.when == "setup":
             from conformance.expectations import APPLIED
 
-            info = {"id": normalized_id(item.nodeid), **item_fields(item)}
-            info["reproduce"] = reproduce_command(item)
+            test_id = item_id(item)
+            info = {"id": test_id, "check": check_of(test_id), **item_fields(item)}
+            info["reproduce"] = rerun_command(item)
             expectation = item.stash.get(APPLIED, None)
             if expectation is not None:
                 info["expectation"] = dict(expectation)
