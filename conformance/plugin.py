@@ -37,6 +37,7 @@ _PREVIOUS = pytest.StashKey["tuple[str, tuple[str, ...] | None]"]()
 _TARGETS = pytest.StashKey["dict[str, Any]"]()
 _MODES = pytest.StashKey["tuple[Any, ...]"]()
 _COMPILE_MAX_EXAMPLES = pytest.StashKey[int]()
+_THREADS_BEFORE = pytest.StashKey[int]()
 _MODE_PLUGIN_NAME = "torch_nn_conformance_modes"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_DTYPES = ("float32", "float64")
@@ -207,6 +208,35 @@ def activate(config: pytest.Config) -> None:
         raise pytest.UsageError(str(e).replace("device=", "--device=")) from None
     _configure_modes(config)
     _configure_targets(config)
+    _share_cores_between_workers(config)
+
+
+#: Where one of these is set, the user chose torch's thread count.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_per_worker(workers: int) -> int | None:
+    """torch intra-op threads for each of ``workers`` xdist workers, or None to
+    leave torch's default (one worker, or a thread count the user chose).
+
+    torch starts one thread per core in every process: two workers on two
+    cores run four, whose OpenMP barriers spin against each other, and the
+    suite barely gains from the second worker (benchmarks/RESULTS.md, part 2).
+    """
+    if workers < 2 or any(os.environ.get(var) for var in THREAD_VARIABLES):
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // workers)
+
+
+def _share_cores_between_workers(config: pytest.Config) -> None:
+    threads = threads_per_worker(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")))
+    if threads is None:
+        return
+    import torch
+
+    config.stash[_THREADS_BEFORE] = torch.get_num_threads()
+    torch.set_num_threads(threads)
 
 
 def _configure_modes(config: pytest.Config) -> None:
@@ -279,6 +309,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     profile, selection = previous
     settings.load_profile(profile)
     select_devices(selection)
+    threads = config.stash.get(_THREADS_BEFORE, None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def _device_params(config: pytest.Config) -> list[Any]:
@@ -482,6 +517,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 def _selection_lines(config: pytest.Config) -> list[str]:
     lines = []
+    workers = config.getoption("numprocesses", None)
+    threads = threads_per_worker(workers) if isinstance(workers, int) else None
+    if threads is not None:
+        lines.append(
+            f"torch threads per xdist worker: {threads} (cores / workers; "
+            f"set {' or '.join(THREAD_VARIABLES)} to choose)"
+        )
     targets = selected_targets(config)
     if targets:
         lines.append(

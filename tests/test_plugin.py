@@ -7,6 +7,7 @@ fresh interpreter: Hypothesis reads the ``CI`` variable once, at import.
 from __future__ import annotations
 
 import inspect
+import os
 
 import pytest
 import torch
@@ -328,6 +329,45 @@ def test_xdist_run_collects_the_same_tests_and_passes(pytester, monkeypatch):
         passed=list(serial.values()).count("passed"),
         skipped=sum(v.startswith("skipped") for v in serial.values()),
     )
+
+
+THREADS_PROBE = """
+import os
+import torch
+
+def test_threads(device):
+    assert torch.get_num_threads() == int(os.environ["EXPECTED_THREADS"])
+"""
+
+
+@pytest.mark.parametrize("chosen", [None, "2"], ids=["default", "omp-set"])
+def test_xdist_workers_share_the_cores_unless_the_user_chose(pytester, monkeypatch, chosen):
+    for var in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", *plugin.THREAD_VARIABLES):
+        monkeypatch.delenv(var, raising=False)
+    cores = len(os.sched_getaffinity(0))
+    if chosen is None:
+        expected = max(1, cores // 2)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", chosen)
+        expected = int(chosen)
+    monkeypatch.setenv("EXPECTED_THREADS", str(expected))
+    pytester.makepyfile(THREADS_PROBE)
+    result = pytester.runpytest_subprocess("-n", "2", "--device", "cpu")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("workers", "env", "expected"),
+    [(0, {}, None), (1, {}, None), (2, {}, 4), (3, {}, 2), (16, {}, 1),
+     (2, {"OMP_NUM_THREADS": "3"}, None), (2, {"MKL_NUM_THREADS": "1"}, None)],
+)  # fmt: skip
+def test_threads_per_worker_divides_the_cores(monkeypatch, workers, env, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    for var in plugin.THREAD_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert plugin.threads_per_worker(workers) == expected
 
 
 @pytest.mark.parametrize(
