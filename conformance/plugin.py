@@ -391,6 +391,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("dtype", _dtype_params(metafunc), indirect=True)
 
 
+def _without_parity_device(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("parity_device", "") is None
+
+
 def worker_device(name: str) -> str:
     """The device a test parametrised with ``name`` runs on in this process.
 
@@ -462,22 +467,28 @@ class _ModeParametrization:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect what no selection applies to: checks exercising no ``--target`` kind,
-    and, when ``--mode`` leaves eager out, checks that take no mode."""
+    and, when ``--mode`` leaves eager out, checks that take no mode. Without a
+    parity device a parity check is one skip, not one per dtype and operation."""
     if not _is_active(config):
         return
     from conformance.targets import exercised_kinds
 
     targeted = set(selected_targets(config))
     eager = any(m.name == "eager" for m in selected_modes(config))
-    if not targeted and eager:
-        return
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
+    skipped_parity: set[tuple[str, str]] = set()
     for item in items:
         names = getattr(item, "fixturenames", ())
-        marker = item.get_closest_marker("exercises")
-        kinds = exercised_kinds(names, None if marker is None else tuple(marker.args))
-        applies = (not targeted or kinds & targeted) and (eager or "mode" in names)
+        applies = eager or "mode" in names
+        if applies and targeted:
+            marker = item.get_closest_marker("exercises")
+            kinds = exercised_kinds(names, None if marker is None else tuple(marker.args))
+            applies = bool(kinds & targeted)
+        if applies and _without_parity_device(item):
+            check = (str(item.path), getattr(item, "originalname", item.name))
+            applies = check not in skipped_parity
+            skipped_parity.add(check)
         (keep if applies else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -149,6 +149,10 @@ def test_values_agree(parity_device):
 @pytest.mark.supports_meta
 def test_shapes_agree(parity_device):
     assert parity_device.type != "cpu"
+
+@pytest.mark.parametrize("op", ["add", "mul"])
+def test_ops_agree(parity_device, dtype, op):
+    assert parity_device.type != "cpu"
 """
 
 
@@ -156,9 +160,11 @@ def test_shapes_agree(parity_device):
 def test_parity_device_without_a_second_device_is_one_clear_skip(pytester):
     pytester.makepyfile(PARITY_SUITE)
     result = outcomes(pytester, "--device", "cpu")
+    # One skip per check, however many dtypes and operations it takes.
     assert set(result) == {
         "test_values_agree[no-parity-device]",
         "test_shapes_agree[no-parity-device]",
+        "test_ops_agree[no-parity-device-float32-add]",
     }
     for outcome in result.values():
         assert outcome == f"skipped: {plugin.NO_PARITY_DEVICE_REASON}"
@@ -171,6 +177,11 @@ def test_parity_device_is_each_selected_non_cpu_device(pytester):
     assert result == {
         "test_shapes_agree[meta]": "passed",
         "test_values_agree[meta]": f"skipped: {plugin.META_SKIP_REASON}",
+        **{
+            f"test_ops_agree[meta-{dtype}-{op}]": f"skipped: {plugin.META_SKIP_REASON}"
+            for dtype in ("float32", "float64")
+            for op in ("add", "mul")
+        },
     }
 
 
