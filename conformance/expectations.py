@@ -7,7 +7,8 @@ A file is TOML, a list of ``[[deviation]]`` tables::
     device = "meta"          # optional: a device type ("cuda") or name ("cuda:1")
     dtype = "float16"        # optional
     mode = "compile"         # optional: the execution mode, where checks have one
-    target = "linear"        # optional: the implementation under test, where checks have one
+    target = "mypkg.lora:Linear"  # optional: a --target the check exercises
+                             # (kind=module:Name, module:Name, or the kind)
     torch = ">=2.13,<2.14"   # optional: only for these torch versions (PEP 440)
     action = "xfail"         # or "skip"
     reason = "why, with an upstream link"
@@ -80,9 +81,27 @@ class Deviation:
                 return False
             if name == "device" and ":" not in wanted:
                 have = have.split(":", 1)[0]
-            if have != wanted:
+            if name == "target":
+                if not _names_target(have, wanted):
+                    return False
+            elif have != wanted:
                 return False
         return self.torch is None or torch_version() in _specifier(self.torch, self.source)
+
+
+def _names_target(have: str, wanted: str) -> bool:
+    """Whether ``wanted`` names one of the targets ``have`` lists (``"linear=m:C"``,
+    several joined by ``", "``): by the whole ``kind=module:Name``, by
+    ``module:Name``, or by its kind.
+
+    >>> _names_target("linear=mypkg:Lora", "mypkg:Lora"), _names_target("linear=m:C", "dropout")
+    (True, False)
+    """
+    for target in have.split(", "):
+        kind, _, spec = target.partition("=")
+        if wanted in (target, spec, kind):
+            return True
+    return False
 
 
 def _specifier(text: str, source: str) -> Any:

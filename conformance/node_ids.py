@@ -9,13 +9,15 @@ sharding all use it, so they agree however the suites were invoked.
 A module named on the command line from outside the rootdir gets no path
 at all (``::test_x``): :func:`item_id` takes the module from the item.
 
-Imports nothing heavy: the plugin is loaded by every pytest run.
+Imports nothing heavy (pytest only): the plugin is loaded by every pytest run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 #: The parametrised arguments that become a record's (or an expectation's)
 #: fields. ``parity_device`` is the device a parity check compares with the CPU.
@@ -71,14 +73,23 @@ def param_value(value: Any) -> str | None:
     return str(value).removeprefix("torch.")
 
 
+#: The ``--target`` objects a check exercises, as text (``"linear=mypkg:MyLinear"``,
+#: several joined by ``", "``): set by the plugin as each test is collected.
+TARGETS = pytest.StashKey[str]()
+
+
 def item_fields(item: Any) -> dict[str, str | None]:
     """``device``, ``dtype``, ``mode`` and ``target`` of a collected item (None when absent)."""
     callspec = getattr(item, "callspec", None)
     params = callspec.params if callspec is not None else {}
-    return {
+    fields = {
         field: next((param_value(params[n]) for n in names if n in params), None)
         for field, names in PARAM_FIELDS.items()
     }
+    stash = getattr(item, "stash", None)
+    if fields["target"] is None and stash is not None:
+        fields["target"] = stash.get(TARGETS, None)
+    return fields
 
 
 def case_of(test_id: str, device: str | None) -> str:

@@ -495,6 +495,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Records the ``--target`` objects the check exercises (reports and
+    expectations read them as the test's ``target``)."""
+    if not _is_active(item.config):
+        return
+    targets = selected_targets(item.config)
+    if not targets:
+        return
+    from conformance.node_ids import TARGETS
+    from conformance.targets import exercised_kinds
+
+    marker = item.get_closest_marker("exercises")
+    names = getattr(item, "fixturenames", ())
+    kinds = exercised_kinds(names, None if marker is None else tuple(marker.args))
+    exercised = [str(targets[kind]) for kind in sorted(kinds & set(targets))]
+    if exercised:
+        item.stash[TARGETS] = ", ".join(exercised)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """A failing check's message ends with the command that reruns it."""

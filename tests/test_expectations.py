@@ -7,6 +7,7 @@ known failures into xfail and skip, and without it they fail).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -378,6 +379,48 @@ def test_known_deviations_apply_to_a_module_named_from_outside_the_rootdir(pytes
     )  # fmt: skip
     result.assert_outcomes(xfailed=1)
     result.stdout.fnmatch_lines(["*known deviation (conformance/known_deviations.toml#*"])
+
+
+DOUBLES = """
+import torch.nn.functional as F
+from torch import nn
+
+class Doubles(nn.Linear):
+    def forward(self, x):
+        return 2 * F.linear(x, self.weight, self.bias)
+"""
+
+
+@pytest.mark.parametrize(
+    ("wanted", "outcome"),
+    [
+        ("broken:Doubles", "xfailed"),
+        ("linear", "xfailed"),
+        ("dropout", "failed"),
+    ],
+)
+def test_an_entry_can_name_the_target(pytester, wanted, outcome):
+    """Entries for one implementation: the target as given, its class, or its kind.
+    The report's records name the target too."""
+    pytester.makepyfile(broken=DOUBLES)
+    file = expectations(
+        pytester,
+        f"""
+        [[deviation]]
+        id = "test_linear::test_linear_classic_example"
+        target = "{wanted}"
+        action = "xfail"
+        reason = "Doubles doubles"
+        """,
+    )
+    report = pytester.path / "report"
+    args = ["--pyargs", "conformance.test_linear", "-k", "classic", "--device", "cpu",
+            "--dtype", "float32", "--target", "linear=broken:Doubles",
+            "--conformance-expectations", file, "--conformance-report", str(report)]  # fmt: skip
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(**{outcome: 1})
+    (record,) = json.loads((report / "conformance.json").read_text())["records"]
+    assert record["target"] == "linear=broken:Doubles"
 
 
 def test_every_builtin_entry_names_tests_of_the_suites():
