@@ -275,7 +275,7 @@ def test_the_committed_sample_is_a_valid_report_of_a_real_cpu_run():
     (run_,) = report["runs"]
     assert run_["environment"]["devices"] == ["cpu"]
     assert run_["exitstatus"] == 0
-    assert report["summary"]["total"] > 300
+    assert report["summary"]["total"] > 250
     assert report["summary"]["passed"] > 200
     assert {p.name for p in sample.iterdir()} == {
         "conformance.json",
