@@ -559,7 +559,7 @@ def check_call_semantics(
     import torch
     from torch import nn
 
-    from conformance.test_module_calls import FactorySubject
+    from conformance.support.subjects import FactorySubject
 
     if not callable(module_factory):
         raise TypeError(f"module_factory={module_factory!r} is not callable")

@@ -28,9 +28,8 @@ from torch import nn
 
 from conformance.assertions import assert_equal, assert_within, fail
 from conformance.oracle.arrays import to_float64
-from conformance.seeding import seeded
-from conformance.test_call_semantics import SEEDS
-from conformance.tolerances import accumulation_bound, tf32
+from conformance.seeding import SEEDS, seeded
+from conformance.tolerances import agreement_bound, tf32
 from strategies import (
     ModelConfig,
     build_model,
@@ -88,7 +87,7 @@ def assert_matches_within_rounding(
     Each lies within ``accumulation_bound`` of the exact value, so they differ
     by at most twice it; the same kernel gives equal bits, well inside.
     """
-    bound = 2 * accumulation_bound(torch.from_numpy(abs_sum), k, actual.dtype)
+    bound = agreement_bound(abs_sum, k, actual.dtype)
     assert_within(name, actual, expected, bound, context)
 
 

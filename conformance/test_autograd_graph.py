@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conformance.assertions import assert_close, assert_shape, assert_within, fail
-from conformance.seeding import seeded
-from conformance.test_call_semantics import SEEDS, flat_outputs
+from conformance.seeding import SEEDS, seeded
+from conformance.support.subjects import flat_outputs
 from conformance.tolerances import elementwise, tf32
 from strategies import ModelConfig, model_configs, tensors
 

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from conformance.assertions import assert_shape, assert_within, fail
 from conformance.oracle import to_float64
 from conformance.oracle.broadcasting import reduce_to_shape
-from conformance.test_broadcasting_ops import MAX_DIMS, MAX_NUMEL, describe, returned
+from conformance.support.ops import MAX_DIMS, MAX_NUMEL, describe, returned
 from conformance.tolerances import accumulation_bound
 from strategies import default_elements, layouts, mutually_broadcastable_shapes, tensors
 

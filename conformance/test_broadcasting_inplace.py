@@ -28,19 +28,16 @@ from hypothesis import strategies as st
 
 from conformance.assertions import assert_equal, assert_raises, assert_shape, fail
 from conformance.oracle.broadcasting import broadcasts_in_place
-from conformance.test_broadcasting_ops import (
-    BROADCAST_OPS,
+from conformance.support.ops import (
+    INPLACE_OPS,
     MAX_DIMS,
     MAX_NUMEL,
     BroadcastOp,
     describe,
+    inplace_id,
     returned,
 )
 from strategies import mutually_broadcastable_shapes, non_broadcastable_shapes, shapes, tensors
-
-#: The arithmetic in-place ops (the comparisons' in-place forms follow the same
-#: TensorIterator rule and are left out to keep the suite quick).
-INPLACE_OPS = tuple(op for op in BROADCAST_OPS if op.inplace and op.result != "bool")
 
 #: Pairs that broadcast (whether in place or only out of place), pairs where
 #: the second operand broadcasts into the first, and pairs that conflict.
@@ -54,10 +51,6 @@ _SHAPE_PAIRS = st.one_of(
 )
 #: A target must own its memory: expanded layouts are checked separately below.
 _TARGET_LAYOUTS = st.sampled_from(["contiguous", "transposed", "sliced"])
-
-
-def inplace_id(op: BroadcastOp) -> str:
-    return str(op.inplace)
 
 
 @pytest.mark.supports_meta

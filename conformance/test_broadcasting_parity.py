@@ -34,16 +34,16 @@ from hypothesis import strategies as st
 
 from conformance.assertions import assert_dtype, assert_shape, assert_within, fail
 from conformance.oracle import to_float64
-from conformance.test_broadcasting_inplace import INPLACE_OPS
-from conformance.test_broadcasting_matmul import bad_matmul_shapes, matmul_shapes
-from conformance.test_broadcasting_ops import (
+from conformance.support.matmul import bad_matmul_shapes, matmul_shapes
+from conformance.support.ops import (
     BROADCAST_OPS,
+    INPLACE_OPS,
     assert_matches_reference,
     describe,
     draw_args,
     operand_names,
 )
-from conformance.tolerances import accumulation_bound, tf32
+from conformance.tolerances import agreement_bound, tf32
 from strategies import tensors
 
 Bound = Callable[[Sequence[Any]], Any]
@@ -181,7 +181,7 @@ def _matmul_bound(dtype: torch.dtype) -> Bound:
     def bound(args: Sequence[Any]) -> Any:
         a, b = (to_float64(t) for t in args)
         abs_sum = torch.from_numpy(np.asarray(np.matmul(np.abs(a), np.abs(b))))
-        return 2 * accumulation_bound(abs_sum, args[0].shape[-1], dtype)
+        return agreement_bound(abs_sum, args[0].shape[-1], dtype)
 
     return bound
 

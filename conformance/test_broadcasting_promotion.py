@@ -33,13 +33,13 @@ from hypothesis import strategies as st
 from conformance.assertions import assert_dtype, assert_raises, assert_shape
 from conformance.oracle.broadcasting import broadcast_shapes, broadcasts_in_place
 from conformance.oracle.promotion import DTYPES, Priority, can_cast, category
-from conformance.test_broadcasting_ops import (
+from conformance.support.ops import (
     describe,
     documented_dtype,
-    float_width,
     returned,
     shape_of,
 )
+from conformance.tolerances import float_width
 from strategies import mutually_broadcastable_shapes, tensors
 
 Arg = torch.Tensor | bool | int | float

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from conformance.assertions import assert_dtype, assert_equal, assert_raises, assert_shape, fail
 from conformance.oracle import to_float64
 from conformance.oracle.broadcasting import broadcast_shapes
-from conformance.test_broadcasting_ops import returned
+from conformance.support.ops import returned
 from strategies import mutually_broadcastable_shapes, non_broadcastable_shapes, tensors
 
 Shape = tuple[int, ...]

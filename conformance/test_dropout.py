@@ -40,7 +40,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,12 +62,11 @@ from conformance.modes import Mode
 from conformance.oracle import dropout as oracle
 from conformance.oracle import statistics
 from conformance.oracle.arrays import to_float64
-from conformance.seeding import seeded
-from conformance.tolerances import unit_roundoff
+from conformance.seeding import SEEDS, seeded
+from conformance.tolerances import float_width, unit_roundoff
 from strategies import DropoutConfig, dropout_configs, dropout_inputs, shapes, tensors
 
 ALL_FLOATS = ("float32", "float64", "float16", "bfloat16")
-SEEDS = st.integers(0, 2**32 - 1)
 # Small inputs keep examples fast; the rate and statistics checks build their
 # own large inputs.
 MAX_SIDE = 4
@@ -165,15 +164,11 @@ def context(config: DropoutConfig, x: torch.Tensor, mode: str = "training") -> s
 
 # --- drawing ------------------------------------------------------------------
 
-_WIDTHS: dict[torch.dtype, Literal[16, 32, 64]] = {torch.float16: 16, torch.float64: 64}
-
 
 def floats(dtype: torch.dtype, low: float, high: float) -> st.SearchStrategy[float]:
     """Finite values in ``[low, high]`` at ``dtype``'s width (bfloat16: float32,
     rounded by ``torch.tensor`` -- monotonically, so the bounds still hold)."""
-    return st.floats(
-        low, high, width=_WIDTHS.get(dtype, 32), allow_nan=False, allow_subnormal=False
-    )
+    return st.floats(low, high, width=float_width(dtype), allow_nan=False, allow_subnormal=False)
 
 
 def separated(config: DropoutConfig, dtype: torch.dtype) -> st.SearchStrategy[float]:

@@ -27,9 +27,10 @@ from torch import nn
 from conformance.assertions import assert_dtype, assert_shape, assert_within, fail
 from conformance.oracle import linear as oracle
 from conformance.oracle.arrays import to_float64
-from conformance.test_linear import (
+from conformance.seeding import SEEDS
+from conformance.support.linear import (
     FLOAT_DTYPES,
-    SEEDS,
+    agreement,
     bias_of,
     build,
     configs,
@@ -37,7 +38,6 @@ from conformance.test_linear import (
     floats,
     maybe_float64,
     mismatched_dtype_inputs,
-    rounding,
     weight_of,
     wrong_feature_inputs,
     zero_dim_inputs,
@@ -114,7 +114,7 @@ def assert_linear_parity(
             continue
         assert_dtype(f"{name} on {other}", actual.dtype, expected.dtype, ctx)
         # Each device's result lies within rounding() of the exact value.
-        bound = 2 * rounding(sums[name], config.dtype)
+        bound = agreement(sums[name], config.dtype)
         assert_within(f"{name} on {other}", actual, expected, bound, ctx)
 
 

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conformance.assertions import assert_equal, assert_raises, fail
-from conformance.seeding import seeded
-from conformance.test_call_semantics import SEEDS, flat_outputs
+from conformance.seeding import SEEDS, seeded
+from conformance.support.subjects import flat_outputs
 from strategies import model_configs, tensors
 from strategies.models import DictStack, ListStack
 

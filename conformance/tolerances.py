@@ -22,11 +22,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
 import torch
 
-__all__ = ["Tolerance", "accumulation_bound", "elementwise", "tf32", "unit_roundoff"]
+__all__ = [
+    "Tolerance",
+    "accumulation_bound",
+    "agreement_bound",
+    "elementwise",
+    "float_width",
+    "oracle_bound",
+    "tf32",
+    "unit_roundoff",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +96,36 @@ def accumulation_bound(
     u = unit_roundoff(dtype, tf32_enabled=tf32_enabled)
     gamma = (k + 2) * u / (1 - (k + 2) * u)
     return gamma * torch.as_tensor(abs_sum).double() + torch.finfo(dtype).tiny
+
+
+def agreement_bound(
+    abs_sum: torch.Tensor | np.ndarray, k: int, dtype: torch.dtype, *, tf32_enabled: bool = False
+) -> torch.Tensor:
+    """How far two computations of the same sums in ``dtype`` may lie apart.
+
+    Each lies within :func:`accumulation_bound` of the exact value, so they
+    differ by at most twice it: the bound for a module against its functional
+    form, one device against another, or a user's kernel against torch's.
+    """
+    return 2 * accumulation_bound(abs_sum, k, dtype, tf32_enabled=tf32_enabled)
+
+
+def oracle_bound(
+    abs_sum: torch.Tensor | np.ndarray, k: int, dtype: torch.dtype, *, tf32_enabled: bool = False
+) -> torch.Tensor:
+    """Allowed ``|result - oracle|``: the result's rounding plus the float64 oracle's own."""
+    return accumulation_bound(abs_sum, k, dtype, tf32_enabled=tf32_enabled) + accumulation_bound(
+        abs_sum, k, torch.float64
+    )
+
+
+def float_width(dtype: torch.dtype) -> Literal[16, 32, 64]:
+    """The Hypothesis float width whose values ``dtype`` holds exactly.
+
+    bfloat16 draws float32 values, rounded by ``torch.tensor`` (monotonically,
+    so drawn bounds still hold); the tensor's values are what oracles read.
+    """
+    return 16 if dtype == torch.float16 else 64 if dtype == torch.float64 else 32
 
 
 @contextlib.contextmanager
