@@ -6,9 +6,10 @@ checkout). Importing this package imports nothing heavy: the pytest plugin
 (:mod:`conformance.plugin`) is loaded by every pytest run of a project that
 has the kit installed, and must cost nothing there.
 
-``check_linear``, ``check_dropout`` and ``check_call_semantics``
-(:mod:`conformance.api`, imported on first use) run the same checks from
-another project's tests.
+``check_layer`` (with ``check_linear`` and ``check_dropout`` for the kit's own
+kinds) and ``check_module_calls`` (:mod:`conformance.api`, imported on first
+use) run the same checks from another project's tests; the layer kinds they
+know are data in :mod:`conformance.layers`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
         ConformanceError,
         check_call_semantics,
         check_dropout,
+        check_layer,
         check_linear,
+        check_module_calls,
     )
 
 __all__ = [
@@ -29,7 +32,9 @@ __all__ = [
     "ConformanceError",
     "check_call_semantics",
     "check_dropout",
+    "check_layer",
     "check_linear",
+    "check_module_calls",
 ]
 
 

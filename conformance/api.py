@@ -34,6 +34,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from conformance.modes import DEFAULT_COMPILE_BACKEND, DEFAULT_COMPILE_MAX_EXAMPLES, EAGER, Mode
+from conformance.selection import Param
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -43,10 +48,15 @@ __all__ = [
     "ConformanceError",
     "check_call_semantics",
     "check_dropout",
+    "check_layer",
     "check_linear",
+    "check_module_calls",
 ]
 
 DEFAULT_MAX_EXAMPLES = 100
+API_PARITY_REASON = (
+    "parity checks compare a device other than the CPU with it: pass devices=('cpu', 'cuda')"
+)
 
 
 class ConformanceError(AssertionError):
@@ -135,13 +145,26 @@ def _check_max_examples(value: Any, name: str) -> int:
     return value
 
 
-def _check_modes(modes: Any, compile_backend: str) -> tuple[Any, ...]:
-    from conformance.modes import Mode, parse_modes
+def _check_modes(modes: Any, compile_backend: str, compile_max_examples: Any) -> tuple[Mode, ...]:
+    from conformance.modes import parse_modes, selected
 
+    cap = _check_max_examples(compile_max_examples, "compile_max_examples")
     if isinstance(modes, str):
         modes = (modes,)
-    names = parse_modes(modes, "modes")
-    return tuple(Mode(name, compile_backend) for name in names)
+    return selected(parse_modes(modes, "modes"), compile_backend, cap)
+
+
+def _check_expectations(expectations: Any) -> tuple[Path, ...]:
+    """One path or a sequence of paths; a bare string is one path, not its characters."""
+    if isinstance(expectations, (str, Path)):
+        return (Path(expectations),)
+    if not isinstance(expectations, Iterable) or not all(
+        isinstance(e, (str, Path)) for e in expectations
+    ):
+        raise TypeError(
+            f"expectations={expectations!r} must be a path or a sequence of paths to TOML files"
+        )
+    return tuple(Path(e) for e in expectations)
 
 
 # --- finding and expanding checks --------------------------------------------------
@@ -154,6 +177,11 @@ class _Case:
     kwargs: dict[str, Any]
     fields: dict[str, str | None]
     xfail: str | None  # reason, from an xfail mark on the check
+    max_examples: int | None  # the mode's cap, if any
+
+
+#: ``pytest.param`` is public; the class it returns is not exported by name.
+_PARAMETER_SET = type(pytest.param())
 
 
 def _suite_checks() -> Iterator[tuple[str, str, Callable[..., Any]]]:
@@ -175,6 +203,10 @@ def _marks(fn: Callable[..., Any]) -> list[Any]:
     return marks + list(getattr(module, "pytestmark", []))
 
 
+def _mark_args(marks: list[Any], name: str) -> tuple[Any, ...] | None:
+    return next((tuple(m.args) for m in marks if m.name == name), None)
+
+
 def _params(fn: Callable[..., Any]) -> list[str]:
     inner = getattr(getattr(fn, "hypothesis", None), "inner_test", fn)
     return [p for p in inspect.signature(inner).parameters if p != "data"]
@@ -190,110 +222,120 @@ def _param_id(value: Any, ids: Any, argname: str, index: int) -> str:
     return f"{argname}{index}"
 
 
-def _parametrizations(fn: Callable[..., Any]) -> list[list[tuple[dict[str, Any], str, list[Any]]]]:
-    """For each ``parametrize`` mark: (values by argname, id, marks) per parameter set."""
-    from _pytest.mark.structures import ParameterSet
+Axis = tuple[tuple[str, ...], list[Param]]
 
-    result = []
+
+def _parametrizations(fn: Callable[..., Any]) -> list[Axis]:
+    """The check's own ``@pytest.mark.parametrize`` marks, as axes of :class:`Param`."""
+    axes = []
     for mark in getattr(fn, "pytestmark", []):
         if mark.name != "parametrize":
             continue
         argnames, argvalues = mark.args[:2]
         names = [n.strip() for n in argnames.split(",")] if isinstance(argnames, str) else argnames
         ids = mark.kwargs.get("ids")
-        sets = []
+        params = []
         for index, value in enumerate(argvalues):
-            param = value if isinstance(value, ParameterSet) else None
-            values = param.values if param is not None else (value if len(names) > 1 else (value,))
-            by_name = dict(zip(names, values, strict=True))
-            shown = value if param is None else values[0]
-            pid = param.id if param is not None and isinstance(param.id, str) else None
-            sets.append(
-                (
-                    by_name,
+            explicit = value if isinstance(value, _PARAMETER_SET) else None
+            if explicit is not None:
+                values = tuple(explicit.values)
+            else:
+                values = tuple(value) if len(names) > 1 else (value,)
+            shown = values[0] if explicit is not None else value
+            pid = explicit.id if explicit is not None and isinstance(explicit.id, str) else None
+            marks = list(explicit.marks) if explicit is not None else []
+            params.append(
+                Param(
+                    values,
                     pid or _param_id(shown, ids, names[0], index),
-                    list(param.marks) if param else [],
+                    exercises=_mark_args(marks, "exercises"),
                 )
             )
-        result.append(sets)
-    return result
-
-
-def _closest_exercises(marks: list[Any]) -> tuple[str, ...] | None:
-    for mark in marks:
-        if mark.name == "exercises":
-            return tuple(mark.args)
-    return None
+        axes.append((tuple(names), params))
+    return axes
 
 
 def _cases(
-    kind: str | None,
-    fixture: str,
+    subject_fixture: str,
     subject: Any,
+    kind: str | None,
     devices: tuple[str, ...],
     dtypes: tuple[str, ...] | None,
-    modes: tuple[Any, ...],
+    modes: tuple[Mode, ...],
 ) -> Iterator[_Case | tuple[str, str]]:
-    """The cases to run, or (test id, reason) for those that cannot run here."""
+    """The cases to run, or (test id, reason) for those that cannot run here.
+
+    ``subject_fixture`` is the fixture the subject replaces (``linear_cls``,
+    ``call_subject``, or ``layer`` for the generic checks over a kind).
+    """
     import itertools
 
     import torch
 
-    from conformance.plugin import DEFAULT_DTYPES
+    from conformance import layers, selection
     from conformance.targets import exercised_kinds
     from strategies.dtypes import resolve_dtype
 
+    by_mode = {m.name: m for m in modes}
+    device_axis = selection.device_params(devices)
     for module_name, name, fn in _suite_checks():
         params = _params(fn)
-        if fixture not in params:
+        generic = "layer" in params
+        if subject_fixture not in params and not (generic and kind is not None):
             continue
         fn_marks = _marks(fn)
-        dtype_mark = next((m for m in fn_marks if m.name == "dtypes"), None)
-        xfail_mark = next((m for m in fn_marks if m.name == "xfail"), None)
-        supports_meta = any(m.name == "supports_meta" for m in fn_marks)
-        check_dtypes = [
-            str(resolve_dtype(d)).removeprefix("torch.")
-            for d in (dtype_mark.args if dtype_mark else DEFAULT_DTYPES)
-        ]
-        axes: list[list[tuple[dict[str, Any], str, list[Any]]]] = []
+        supports_meta = _mark_args(fn_marks, "supports_meta") is not None
+        axes: list[Axis] = []
         if "device" in params:
-            axes.append([({"device": d}, d, []) for d in devices])
+            axes.append((("device",), selection.meta_skipped(device_axis, supports_meta)))
         if "parity_device" in params:
-            others = [d for d in devices if not d.startswith("cpu")]
-            if not others:
-                yield (
-                    f"{module_name}::{name}",
-                    "parity checks compare a device other than the CPU with it: "
-                    "pass devices=('cpu', 'cuda')",
+            axes.append(
+                (
+                    ("parity_device",),
+                    selection.parity_params(device_axis, supports_meta, API_PARITY_REASON),
                 )
+            )
+        if generic:
+            info = layers.get(kind) if kind is not None else None
+            if info is None:
                 continue
-            axes.append([({"parity_device": d}, d, []) for d in others])
-        if "dtype" in params:
-            chosen = [d for d in check_dtypes if dtypes is None or d in dtypes]
-            if not chosen:
-                yield (f"{module_name}::{name}", f"none of its dtypes {check_dtypes} selected")
-                continue
-            axes.append([({"dtype": d}, d, []) for d in chosen])
+            with_dtype = "dtype" in params
+            layer_axis = selection.layer_params(
+                {info.name: info},
+                dtypes,
+                with_dtype=with_dtype,
+                requires=_mark_args(fn_marks, "layer_requires") or (),
+            )
+            axes.append((("layer", "dtype") if with_dtype else ("layer",), layer_axis))
+        elif "dtype" in params:
+            dtype_axis = selection.dtype_params(_mark_args(fn_marks, "dtypes"), dtypes)
+            axes.append((("dtype",), dtype_axis))
         axes.extend(_parametrizations(fn))
         if "mode" in params:
+            mode_axis = selection.mode_params(modes)
             # As in a pytest run, ids name the mode unless eager alone is selected.
-            eager_only = [m.name for m in modes] == ["eager"]
-            axes.append([({"mode": m}, "" if eager_only else m.name, []) for m in modes])
-        for combo in itertools.product(*axes):
+            axes.append((("mode",), mode_axis or [Param(("eager",), "")]))
+        fn_exercises = _mark_args(fn_marks, "exercises")
+        xfail = next((m for m in fn_marks if m.name == "xfail"), None)
+        skipped: set[str] = set()
+        for combo in itertools.product(*(ps for _, ps in axes)):
             values: dict[str, Any] = {}
-            ids, marks = [], []
-            for by_name, pid, pmarks in combo:
-                values.update(by_name)
-                if pid:
-                    ids.append(pid)
-                marks.extend(pmarks)
+            for (names, _), param in zip(axes, combo, strict=True):
+                values.update(zip(names, param.values, strict=True))
+            ids = [p.id for p in combo if p.id]
+            test_id = f"{module_name}::{name}" + (f"[{'-'.join(ids)}]" if ids else "")
             if kind is not None:
-                exercised = exercised_kinds(params, _closest_exercises(marks + fn_marks))
+                marked = next((p.exercises for p in combo if p.exercises is not None), None)
+                exercised = exercised_kinds(params, marked or fn_exercises)
                 if kind not in exercised:
                     continue
-            test_id = f"{module_name}::{name}" + (f"[{'-'.join(ids)}]" if ids else "")
-            if values.get("device") == "meta" and not supports_meta:
-                yield (test_id, "meta tensors carry no values; this check needs them")
+            skip = next((p.skip for p in combo if p.skip), None)
+            if skip is not None:
+                # One skip per check for what no combination can have (no parity device).
+                key = test_id if values.get("device") == "meta" else f"{module_name}::{name}"
+                if key not in skipped:
+                    skipped.add(key)
+                    yield (key, skip)
                 continue
             kwargs = dict(values)
             for key in ("device", "parity_device"):
@@ -301,11 +343,17 @@ def _cases(
                     kwargs[key] = torch.device(kwargs[key])
             if "dtype" in kwargs:
                 kwargs["dtype"] = resolve_dtype(kwargs["dtype"])
-            kwargs[fixture] = subject
+            mode = by_mode.get(values.get("mode", "eager"), EAGER) if "mode" in params else None
+            if mode is not None:
+                kwargs["mode"] = mode
+            if generic:
+                kwargs["layer"] = layers.LayerUnderTest(layers.get(values["layer"]), subject)
+            else:
+                kwargs[subject_fixture] = subject
             fields = {
                 "device": values.get("device") or values.get("parity_device"),
                 "dtype": values.get("dtype"),
-                "mode": values["mode"].name if "mode" in values else None,
+                "mode": mode.name if mode is not None else None,
                 "target": kind,
             }
             yield _Case(
@@ -313,38 +361,25 @@ def _cases(
                 test_id,
                 {k: v for k, v in kwargs.items() if k in params},
                 fields,
-                xfail_mark.kwargs.get("reason", "xfail") if xfail_mark else None,
+                xfail.kwargs.get("reason", "xfail") if xfail else None,
+                mode.max_examples if mode is not None else None,
             )
 
 
 # --- running ---------------------------------------------------------------------
 
 
-def _settings(max_examples: int) -> Any:
-    from hypothesis import HealthCheck, Phase, Verbosity, settings
-
-    return settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=tuple(p for p in Phase if p != Phase.explain),
-        print_blob=False,
-        report_multiple_bugs=False,
-        suppress_health_check=[HealthCheck.differing_executors],
-        verbosity=Verbosity.normal,
-    )
-
-
 def _run(case: _Case, max_examples: int) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
+
+    from conformance.selection import api_settings
 
     inner = getattr(getattr(case.check, "hypothesis", None), "inner_test", None)
     if inner is None:
         case.check(**case.kwargs)
         return
-    _settings(max_examples)(given(data=st.data())(inner))(**case.kwargs)
+    api_settings(max_examples)(given(data=st.data())(inner))(**case.kwargs)
 
 
 def _message(error: BaseException) -> str:
@@ -374,9 +409,11 @@ def _run_all(
     reference: str,
     cases: Iterable[_Case | tuple[str, str]],
     max_examples: int,
-    compile_max_examples: int,
     expectations: Sequence[str | Path],
+    requested: dict[str, tuple[str, ...] | None],
 ) -> CheckReport:
+    cases = list(cases)
+    _check_requested_ran(cases, requested)
     deviations = _deviations(expectations)
     report = CheckReport(title)
     for case in cases:
@@ -390,9 +427,7 @@ def _run_all(
             report.skipped.append((case.test_id, f"known deviation: {entry.reason}"))
             continue
         expected = f"known deviation: {entry.reason}" if entry is not None else case.xfail
-        examples = max_examples
-        if case.fields.get("mode") == "compile":
-            examples = min(max_examples, compile_max_examples)
+        examples = min(max_examples, case.max_examples or max_examples)
         try:
             _run(case, examples)
         except Exception as e:
@@ -413,6 +448,32 @@ def _run_all(
     return report
 
 
+def _check_requested_ran(
+    cases: list[_Case | tuple[str, str]], requested: dict[str, tuple[str, ...] | None]
+) -> None:
+    """A device or dtype asked for by name that no check runs on is an error, not a
+    quiet "4 passed, 18 skipped" with nothing run there."""
+    runnable = [c for c in cases if isinstance(c, _Case)]
+    if not runnable:
+        raise ValueError("no check runs for these arguments: " + _skip_summary(cases))
+    for field, names in requested.items():
+        if names is None:
+            continue
+        ran = {c.fields.get(field) for c in runnable}
+        missing = [n for n in names if n not in ran]
+        if missing:
+            covered = sorted(str(v) for v in ran if v is not None)
+            raise ValueError(
+                f"{field}s={list(names)!r}: no check runs on {', '.join(missing)} "
+                f"(the checks run on {', '.join(covered) or 'nothing'})"
+            )
+
+
+def _skip_summary(cases: list[_Case | tuple[str, str]]) -> str:
+    reasons = sorted({c[1] for c in cases if isinstance(c, tuple)})
+    return "; ".join(reasons) or "no check exercises this kind"
+
+
 def _indent(text: str) -> str:
     return "\n".join(f"    {line}" if line else "" for line in text.splitlines())
 
@@ -421,60 +482,36 @@ def _describe(obj: Any) -> str:
     return getattr(obj, "__qualname__", None) or repr(obj)
 
 
-def _check_layer(
+def check_layer(
     kind: str,
-    obj: Any,
-    *,
-    devices: Any,
-    dtypes: Any,
-    max_examples: Any,
-    modes: Any,
-    compile_backend: str,
-    compile_max_examples: Any,
-    expectations: Sequence[str | Path],
-) -> CheckReport:
-    from conformance.targets import KINDS, TargetError, check_contract
-
-    device_names = _check_devices(devices)
-    dtype_names = _check_dtypes(dtypes)
-    examples = _check_max_examples(max_examples, "max_examples")
-    compile_examples = _check_max_examples(compile_max_examples, "compile_max_examples")
-    chosen_modes = _check_modes(modes, compile_backend)
-    try:
-        check_contract(kind, obj, device_names[0])
-    except TargetError as e:
-        raise ValueError(f"{_describe(obj)} breaks the {kind} contract: {e}") from None
-    title = f"check_{kind}({_describe(obj)})"
-    cases = _cases(kind, KINDS[kind].fixture, obj, device_names, dtype_names, chosen_modes)
-    return _run_all(title, KINDS[kind].reference, cases, examples, compile_examples, expectations)
-
-
-def check_linear(
-    linear_cls: Callable[..., nn.Module],
+    factory: Callable[..., nn.Module],
     *,
     devices: Sequence[str | torch.device] = ("cpu",),
     dtypes: Sequence[str | torch.dtype] | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     modes: Sequence[str] = ("eager",),
-    compile_backend: str = "aot_eager",
-    compile_max_examples: int = 10,
+    compile_backend: str = DEFAULT_COMPILE_BACKEND,
+    compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
     expectations: Sequence[str | Path] = (),
 ) -> CheckReport:
-    """Run every check that exercises ``torch.nn.Linear`` against ``linear_cls``.
+    """Run every check that exercises the registered layer ``kind`` against ``factory``:
+    the generic checks over the registry (reference, parameters, errors, in-place
+    parameter updates, ...) and the kind's own suites (``test_linear`` for ``linear``).
 
-    ``linear_cls`` is a class or factory keeping Linear's constructor contract:
-    ``linear_cls(in_features, out_features, bias=..., device=..., dtype=...)``
-    returns an ``nn.Module`` with ``.weight`` of shape ``(out, in)`` and
-    ``.bias`` of shape ``(out,)`` or None. ``dtypes=None`` runs each check over
-    its own dtypes. ``modes``: some of eager, compile, jit, functional_call;
-    compile runs at most ``compile_max_examples`` examples per check.
-    ``expectations``: TOML files of known deviations of your own, applied
-    before the kit's. Raises :class:`ConformanceError` listing each failing
-    check with its shrunk example; returns a :class:`CheckReport` otherwise.
+    ``factory`` is a class or factory keeping the kind's constructor contract
+    (:attr:`conformance.layers.LayerInfo.contract`; ``linear``:
+    ``factory(in_features, out_features, bias=..., device=..., dtype=...)``).
+    ``dtypes=None`` runs each check over its own dtypes. ``modes``: some of
+    eager, compile, jit, functional_call; compile runs at most
+    ``compile_max_examples`` examples per check. ``expectations``: TOML files
+    of known deviations of your own, applied before the kit's. Raises
+    :class:`ConformanceError` listing each failing check with its shrunk
+    example; returns a :class:`CheckReport` otherwise.
     """
-    return _check_layer(
-        "linear",
-        linear_cls,
+    return _check_kind(
+        f"check_layer({kind!r}, {_describe(factory)})",
+        kind,
+        factory,
         devices=devices,
         dtypes=dtypes,
         max_examples=max_examples,
@@ -485,30 +522,59 @@ def check_linear(
     )
 
 
-def check_dropout(
-    dropout_cls: Callable[..., nn.Module],
+def _check_kind(
+    title: str,
+    kind: str,
+    factory: Callable[..., nn.Module],
     *,
     devices: Sequence[str | torch.device] = ("cpu",),
     dtypes: Sequence[str | torch.dtype] | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     modes: Sequence[str] = ("eager",),
-    compile_backend: str = "aot_eager",
-    compile_max_examples: int = 10,
+    compile_backend: str = DEFAULT_COMPILE_BACKEND,
+    compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
     expectations: Sequence[str | Path] = (),
 ) -> CheckReport:
-    """Run every check that exercises ``torch.nn.Dropout`` against ``dropout_cls``
-    (``dropout_cls(p=..., inplace=...)`` returns an ``nn.Module``). Arguments as
-    for :func:`check_linear`."""
-    return _check_layer(
-        "dropout",
-        dropout_cls,
-        devices=devices,
-        dtypes=dtypes,
-        max_examples=max_examples,
-        modes=modes,
-        compile_backend=compile_backend,
-        compile_max_examples=compile_max_examples,
-        expectations=expectations,
+    from conformance import layers
+    from conformance.targets import TargetError, check_contract
+
+    try:
+        info = layers.get(kind)
+    except KeyError as e:
+        raise ValueError(f"kind={kind!r}: {e.args[0]}") from None
+    device_names = _check_devices(devices)
+    dtype_names = _check_dtypes(dtypes)
+    examples = _check_max_examples(max_examples, "max_examples")
+    chosen_modes = _check_modes(modes, compile_backend, compile_max_examples)
+    paths = _check_expectations(expectations)
+    try:
+        check_contract(kind, factory, device_names[0])
+    except TargetError as e:
+        raise ValueError(f"{_describe(factory)} breaks the {kind} contract: {e}") from None
+    cases = _cases(info.fixture or "layer", factory, kind, device_names, dtype_names, chosen_modes)
+    return _run_all(
+        title,
+        info.reference_name,
+        cases,
+        examples,
+        paths,
+        {"device": device_names, "dtype": dtype_names},
+    )
+
+
+def check_linear(linear_cls: Callable[..., nn.Module], **options: Any) -> CheckReport:
+    """``check_layer("linear", linear_cls, ...)``: every check that exercises
+    ``torch.nn.Linear``, on ``linear_cls`` (``linear_cls(in_features, out_features,
+    bias=..., device=..., dtype=...)`` returns an ``nn.Module`` with ``.weight`` of
+    shape ``(out, in)`` and ``.bias`` of shape ``(out,)`` or None)."""
+    return _check_kind(f"check_linear({_describe(linear_cls)})", "linear", linear_cls, **options)
+
+
+def check_dropout(dropout_cls: Callable[..., nn.Module], **options: Any) -> CheckReport:
+    """``check_layer("dropout", dropout_cls, ...)``: every check that exercises
+    ``torch.nn.Dropout`` (``dropout_cls(p=..., inplace=...)`` returns an ``nn.Module``)."""
+    return _check_kind(
+        f"check_dropout({_describe(dropout_cls)})", "dropout", dropout_cls, **options
     )
 
 
@@ -532,7 +598,7 @@ def _check_shapes(inputs: Any) -> tuple[tuple[int, ...], ...]:
     return tuple(shapes)
 
 
-def check_call_semantics(
+def check_module_calls(
     module_factory: Callable[[], nn.Module],
     *,
     inputs: Sequence[Sequence[int]],
@@ -540,8 +606,8 @@ def check_call_semantics(
     dtypes: Sequence[str | torch.dtype] | None = None,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     modes: Sequence[str] = ("eager",),
-    compile_backend: str = "aot_eager",
-    compile_max_examples: int = 10,
+    compile_backend: str = DEFAULT_COMPILE_BACKEND,
+    compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
     expectations: Sequence[str | Path] = (),
 ) -> CheckReport:
     """Run the module-call checks (``conformance/test_module_calls.py``) on the modules
@@ -554,8 +620,42 @@ def check_call_semantics(
     ``module_factory()`` takes no arguments and returns an ``nn.Module`` (built
     under a drawn seed, then moved with ``.to(device, dtype)``); ``inputs`` are
     the shapes of its positional inputs, whose values are drawn. Other arguments
-    as for :func:`check_linear`.
+    as for :func:`check_layer`.
     """
+    return _check_module_calls(
+        "check_module_calls",
+        module_factory,
+        inputs=inputs,
+        devices=devices,
+        dtypes=dtypes,
+        max_examples=max_examples,
+        modes=modes,
+        compile_backend=compile_backend,
+        compile_max_examples=compile_max_examples,
+        expectations=expectations,
+    )
+
+
+def check_call_semantics(module_factory: Callable[[], nn.Module], **options: Any) -> CheckReport:
+    """The former name of :func:`check_module_calls`, which says what it runs (the
+    ``test_module_calls`` suite; the hook rules of ``test_call_semantics`` are
+    checked on the kit's own probe modules, not on a user's)."""
+    return _check_module_calls("check_call_semantics", module_factory, **options)
+
+
+def _check_module_calls(
+    title: str,
+    module_factory: Callable[[], nn.Module],
+    *,
+    inputs: Sequence[Sequence[int]],
+    devices: Sequence[str | torch.device] = ("cpu",),
+    dtypes: Sequence[str | torch.dtype] | None = None,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    modes: Sequence[str] = ("eager",),
+    compile_backend: str = DEFAULT_COMPILE_BACKEND,
+    compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
+    expectations: Sequence[str | Path] = (),
+) -> CheckReport:
     import torch
     from torch import nn
 
@@ -567,8 +667,8 @@ def check_call_semantics(
     device_names = _check_devices(devices)
     dtype_names = _check_dtypes(dtypes)
     examples = _check_max_examples(max_examples, "max_examples")
-    compile_examples = _check_max_examples(compile_max_examples, "compile_max_examples")
-    chosen_modes = _check_modes(modes, compile_backend)
+    chosen_modes = _check_modes(modes, compile_backend, compile_max_examples)
+    paths = _check_expectations(expectations)
     name = _describe(module_factory)
     try:
         module = module_factory()
@@ -588,12 +688,12 @@ def check_call_semantics(
             f"{name}()(*inputs) raised {type(e).__name__} on zeros of shape {shown}: {e}"
         ) from None
     subject = FactorySubject(module_factory, shapes, name)
-    cases = _cases(None, "call_subject", subject, device_names, dtype_names, chosen_modes)
+    cases = _cases("call_subject", subject, None, device_names, dtype_names, chosen_modes)
     return _run_all(
-        f"check_call_semantics({name})",
+        f"{title}({name})",
         "torch.nn.Module",
         cases,
         examples,
-        compile_examples,
-        expectations,
+        paths,
+        {"device": device_names, "dtype": dtype_names},
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conformance.plugin import activate, selected_targets
+from conformance.plugin import activate, implementation
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,15 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
 # or a deliberately broken one in tests/) can be checked by the same suite.
 @pytest.fixture(scope="session")
 def linear_cls(pytestconfig: pytest.Config) -> Callable[..., Any]:
-    import torch
-
-    target = selected_targets(pytestconfig).get("linear")
-    return torch.nn.Linear if target is None else target.obj
+    return implementation(pytestconfig, "linear")
 
 
 @pytest.fixture(scope="session")
 def dropout_cls(pytestconfig: pytest.Config) -> Callable[..., Any]:
-    import torch
-
-    target = selected_targets(pytestconfig).get("dropout")
-    return torch.nn.Dropout if target is None else target.obj
+    return implementation(pytestconfig, "dropout")

@@ -26,16 +26,14 @@ def describe(config: pytest.Config) -> dict[str, Any]:
     import torch
     from hypothesis import settings
 
-    from conformance.plugin import _device_params
+    from conformance.selection import device_params, split
 
     selected, skipped = [], {}
-    for param in _device_params(config):
-        name = param.values[0]
-        reason = next((m.kwargs["reason"] for m in param.marks if m.name == "skip"), None)
-        if reason:
-            skipped[name] = reason
+    for param in device_params(split(config.getoption("device"))):
+        if param.skip:
+            skipped[param.value] = param.skip
         else:
-            selected.append(name)
+            selected.append(param.value)
     current = settings()  # the active profile's values
     env: dict[str, Any] = {
         "python": platform.python_version(),

@@ -47,6 +47,7 @@ __all__ = [
     "Mode",
     "capped",
     "parse_modes",
+    "selected",
 ]
 
 MODES: tuple[str, ...] = ("eager", "compile", "jit", "functional_call")
@@ -83,10 +84,42 @@ class FunctionalCall:
 
 @dataclasses.dataclass(frozen=True)
 class Mode:
-    """One execution mode; ``str(mode)`` is its name (and its test-id part)."""
+    """One execution mode; ``str(mode)`` is its name (and its test-id part).
+
+    What checks must allow for in a mode is said here, not in the checks:
+    :attr:`same_arithmetic`, :attr:`same_rng_stream`, :attr:`transforms` and
+    the example cap :attr:`max_examples`.
+    """
 
     name: str
     compile_backend: str = DEFAULT_COMPILE_BACKEND
+    #: At most this many Hypothesis examples per check in this mode (None: the
+    #: profile's); compiling costs ~0.15 s per example.
+    max_examples: int | None = None
+
+    @property
+    def transforms(self) -> bool:
+        """Whether the module is called through something other than itself."""
+        return self.name != "eager"
+
+    @property
+    def same_arithmetic(self) -> bool:
+        """Whether results are torch's eager kernels' to the bit. Compiled code may
+        fuse and reorder sums: within rounding of them, not bitwise."""
+        return self.name != "compile"
+
+    @property
+    def bitwise_with_forward(self) -> bool:
+        """Whether a call returns exactly what eager ``forward`` returns: only eager
+        promises that (``_call_impl`` calls ``forward`` directly without hooks)."""
+        return self.name == "eager"
+
+    @property
+    def same_rng_stream(self) -> bool:
+        """Whether random ops draw from torch's eager RNG stream. Compiled code may
+        draw masks from another stream by design (inductor does): there only the
+        repeat under one seed is promised."""
+        return self.name != "compile"
 
     def __post_init__(self) -> None:
         if self.name not in MODES:
@@ -143,8 +176,29 @@ class Mode:
             return f"Mode('compile', compile_backend={self.compile_backend!r})"
         return f"Mode({self.name!r})"
 
+    def __eq__(self, other: object) -> bool:
+        # The cap is how a run is budgeted, not what the mode is.
+        if not isinstance(other, Mode):
+            return NotImplemented
+        return (self.name, self.compile_backend) == (other.name, other.compile_backend)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.compile_backend))
+
 
 EAGER = Mode("eager")
+
+
+def selected(
+    names: Iterable[str],
+    compile_backend: str = DEFAULT_COMPILE_BACKEND,
+    compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
+) -> tuple[Mode, ...]:
+    """The modes of a run: compile capped at ``compile_max_examples`` examples."""
+    return tuple(
+        Mode(name, compile_backend, compile_max_examples if name == "compile" else None)
+        for name in names
+    )
 
 
 def capped(test: Callable[..., Any], max_examples: int) -> Callable[..., Any] | None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from conformance.profiles import DEFAULT_PROFILE, PROFILE_NAMES, register_profiles
+from conformance.selection import Param, split
 
 if TYPE_CHECKING:
     import torch
@@ -40,13 +41,6 @@ _COMPILE_MAX_EXAMPLES = pytest.StashKey[int]()
 _THREADS_BEFORE = pytest.StashKey[int]()
 _MODE_PLUGIN_NAME = "torch_nn_conformance_modes"
 _PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_DTYPES = ("float32", "float64")
-META_SKIP_REASON = "meta tensors carry no values; this check needs them"
-NO_PARITY_DEVICE_REASON = (
-    "parity checks compare each selected device other than the CPU with the CPU, and "
-    "only the CPU is selected: add --device cuda (or --device meta, for shapes, dtypes "
-    "and errors)"
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -113,12 +107,6 @@ def _extensions() -> tuple[Any, ...]:
     return (collect, expectations, sharding)
 
 
-def _split(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
-
-
 def _our_options_used(config: pytest.Config) -> bool:
     options = ("device", "dtype", "target", "mode", "compile_backend", "compile_max_examples")
     return any(config.getoption(option) is not None for option in options)
@@ -165,6 +153,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "exercises(*kinds): the --target kinds (linear, dropout) a check exercises; "
         "default: the kinds whose fixtures (linear_cls, dropout_cls) it takes",
     )
+    config.addinivalue_line(
+        "markers",
+        "layer_requires(*features): a generic check over the layer registry runs only for "
+        "kinds that have these (error_inputs, parameters, deterministic)",
+    )
     if not config.pluginmanager.has_plugin(_MODE_PLUGIN_NAME):
         config.pluginmanager.register(_ModeParametrization(), _MODE_PLUGIN_NAME)
     # Hypothesis' plugin loads --hypothesis-profile in its own pytest_configure:
@@ -198,11 +191,11 @@ def activate(config: pytest.Config) -> None:
         settings.load_profile(DEFAULT_PROFILE)
     for option in ("device", "dtype"):
         given = config.getoption(option)
-        if given is not None and not _split(given):
+        if given is not None and not split(given):
             raise pytest.UsageError(f"--{option}={','.join(given)!r} names no {option}")
     try:
-        select_devices(_split(config.getoption("device")))
-        for dt in _split(config.getoption("dtype")) or ():
+        select_devices(split(config.getoption("device")))
+        for dt in split(config.getoption("dtype")) or ():
             resolve_dtype(dt, "--dtype")
     except InvalidArgument as e:
         raise pytest.UsageError(str(e).replace("device=", "--device=")) from None
@@ -244,8 +237,8 @@ def _configure_modes(config: pytest.Config) -> None:
         COMPILE_BACKENDS,
         DEFAULT_COMPILE_BACKEND,
         DEFAULT_COMPILE_MAX_EXAMPLES,
-        Mode,
         parse_modes,
+        selected,
     )
 
     backend = config.getoption("compile_backend") or DEFAULT_COMPILE_BACKEND
@@ -259,17 +252,17 @@ def _configure_modes(config: pytest.Config) -> None:
     config.stash[_COMPILE_MAX_EXAMPLES] = DEFAULT_COMPILE_MAX_EXAMPLES if cap is None else cap
     given = config.getoption("mode")
     try:
-        names = parse_modes(["eager"] if given is None else _split(given) or [])
+        names = parse_modes(["eager"] if given is None else split(given) or [])
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
-    config.stash[_MODES] = tuple(Mode(name, backend) for name in names)
+    config.stash[_MODES] = selected(names, backend, config.stash[_COMPILE_MAX_EXAMPLES])
 
 
 def _configure_targets(config: pytest.Config) -> None:
     from conformance.targets import TargetError, load_target
 
     given = config.getoption("target") or []
-    probe_device = next((p.values[0] for p in _device_params(config) if not p.marks), "cpu")
+    probe_device = next((p.value for p in device_params(config) if p.skip is None), "cpu")
     targets: dict[str, Any] = {}
     for text in given:
         try:
@@ -316,37 +309,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         torch.set_num_threads(threads)
 
 
-def _device_params(config: pytest.Config) -> list[Any]:
-    from strategies.devices import available_devices, device_unavailable_reason, parse_device
+def device_params(config: pytest.Config) -> list[Param]:
+    """The ``--device`` selection (default: every available device), as :class:`Param`."""
+    from conformance.selection import device_params as expand
 
-    names = _split(config.getoption("device")) or list(available_devices())
-    params = []
-    for name in dict.fromkeys(parse_device(n) for n in names):
-        reason = device_unavailable_reason(name)
-        marks = [pytest.mark.skip(reason=f"device unavailable: {reason}")] if reason else []
-        params.append(pytest.param(name, id=name, marks=marks))
-    return params
+    return expand(split(config.getoption("device")))
 
 
-def _dtype_name(dtype: Any, what: str) -> str:
-    """The canonical name (``float32``) of a dtype given as a name or a torch.dtype."""
-    from strategies.dtypes import resolve_dtype
-
-    return str(resolve_dtype(dtype, what)).removeprefix("torch.")
-
-
-def _dtype_params(metafunc: pytest.Metafunc) -> list[Any]:
-    marker = metafunc.definition.get_closest_marker("dtypes")
-    names = marker.args if marker else DEFAULT_DTYPES
-    # Compared by canonical name: --dtype=torch.float32 selects "float32".
-    candidates = list(dict.fromkeys(_dtype_name(d, "@pytest.mark.dtypes") for d in names))
-    wanted = _split(metafunc.config.getoption("dtype"))
-    wanted_names = None if wanted is None else {_dtype_name(d, "--dtype") for d in wanted}
-    chosen = [d for d in candidates if wanted_names is None or d in wanted_names]
-    if not chosen:
-        why = f"--dtype selects none of this check's dtypes ({', '.join(candidates)})"
-        return [pytest.param(None, id="no-dtype", marks=pytest.mark.skip(reason=why))]
-    return [pytest.param(d, id=d) for d in chosen]
+def _as_pytest(params: list[Param]) -> list[Any]:
+    """:class:`Param` -> ``pytest.param``, with its skip and ``exercises`` marks."""
+    converted = []
+    for p in params:
+        marks: list[Any] = [pytest.mark.skip(reason=p.skip)] if p.skip else []
+        if p.exercises is not None:
+            marks.append(pytest.mark.exercises(*p.exercises))
+        converted.append(pytest.param(*p.values, id=p.id, marks=marks))
+    return converted
 
 
 def _uses_our_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -359,36 +337,47 @@ def _uses_our_fixture(metafunc: pytest.Metafunc, name: str) -> bool:
     return getattr(defs[-1].func, "__module__", None) == __name__
 
 
-def _skip_meta_unless_supported(metafunc: pytest.Metafunc, params: list[Any]) -> list[Any]:
-    if metafunc.definition.get_closest_marker("supports_meta") is not None:
-        return params
-    skip = pytest.mark.skip(reason=META_SKIP_REASON)
-    return [
-        pytest.param(p.values[0], id=p.id, marks=[skip]) if p.values[0] == "meta" else p
-        for p in params
-    ]
-
-
-def _parity_params(metafunc: pytest.Metafunc) -> list[Any]:
-    """The selected devices other than the CPU; one skipped param when there are none."""
-    params = [p for p in _device_params(metafunc.config) if p.values[0].split(":")[0] != "cpu"]
-    if not params:
-        skip = pytest.mark.skip(reason=NO_PARITY_DEVICE_REASON)
-        return [pytest.param(None, id="no-parity-device", marks=[skip])]
-    return _skip_meta_unless_supported(metafunc, params)
+def _marker_args(metafunc: pytest.Metafunc, name: str) -> tuple[Any, ...] | None:
+    marker = metafunc.definition.get_closest_marker(name)
+    return None if marker is None else tuple(marker.args)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from conformance import selection
+
+    config = metafunc.config
+    supports_meta = _marker_args(metafunc, "supports_meta") is not None
     if _uses_our_fixture(metafunc, "device"):
-        activate(metafunc.config)
-        params = _skip_meta_unless_supported(metafunc, _device_params(metafunc.config))
-        metafunc.parametrize("device", params, indirect=True)
+        activate(config)
+        params = selection.meta_skipped(device_params(config), supports_meta)
+        metafunc.parametrize("device", _as_pytest(params), indirect=True)
     if _uses_our_fixture(metafunc, "parity_device"):
-        activate(metafunc.config)
-        metafunc.parametrize("parity_device", _parity_params(metafunc), indirect=True)
-    if _uses_our_fixture(metafunc, "dtype"):
-        activate(metafunc.config)
-        metafunc.parametrize("dtype", _dtype_params(metafunc), indirect=True)
+        activate(config)
+        params = selection.parity_params(device_params(config), supports_meta)
+        metafunc.parametrize("parity_device", _as_pytest(params), indirect=True)
+    wanted = split(config.getoption("dtype"))
+    if _uses_our_fixture(metafunc, "layer"):
+        activate(config)
+        from conformance import layers
+
+        with_dtype = _uses_our_fixture(metafunc, "dtype")
+        params = selection.layer_params(
+            layers.registry(),
+            wanted,
+            with_dtype=with_dtype,
+            requires=_marker_args(metafunc, "layer_requires") or (),
+        )
+        names = ("layer", "dtype") if with_dtype else ("layer",)
+        metafunc.parametrize(names, _as_pytest(params), indirect=True)
+    elif _uses_our_fixture(metafunc, "dtype"):
+        activate(config)
+        params = selection.dtype_params(_marker_args(metafunc, "dtypes"), wanted)
+        metafunc.parametrize("dtype", _as_pytest(params), indirect=True)
+
+
+def _param_order(item: pytest.Item) -> tuple[int, ...]:
+    callspec = getattr(item, "callspec", None)
+    return () if callspec is None else tuple(callspec.indices.values())
 
 
 def _without_parity_device(item: pytest.Item) -> bool:
@@ -431,6 +420,27 @@ def parity_device(request: pytest.FixtureRequest) -> torch.device:
 
 
 @pytest.fixture(scope="session")
+def layer(request: pytest.FixtureRequest) -> Any:
+    """The layer kind a generic check runs over (parametrised by the registry), with the
+    implementation under test: a ``--target`` of that kind, or the kind's own."""
+    from conformance.layers import LayerUnderTest, get
+
+    info = get(request.param)
+    return LayerUnderTest(info, implementation(request.config, info.name))
+
+
+def implementation(config: pytest.Config, kind: str) -> Any:
+    """What a check exercising ``kind`` builds: its ``--target``, or the kind's own
+    implementation (``torch.nn.Linear`` for ``linear``)."""
+    target = selected_targets(config).get(kind)
+    if target is not None:
+        return target.obj
+    from conformance.layers import get
+
+    return get(kind).default_implementation()
+
+
+@pytest.fixture(scope="session")
 def dtype(request: pytest.FixtureRequest) -> torch.dtype:
     """The dtype under test (parametrised by the ``dtypes`` marker and ``--dtype``)."""
     from strategies.dtypes import resolve_dtype
@@ -460,9 +470,11 @@ class _ModeParametrization:
         if not _uses_our_fixture(metafunc, "mode"):
             return
         activate(metafunc.config)
-        names = [m.name for m in selected_modes(metafunc.config)]
-        if names != ["eager"]:
-            metafunc.parametrize("mode", names, indirect=True, ids=names)
+        from conformance.selection import mode_params
+
+        params = mode_params(selected_modes(metafunc.config))
+        if params is not None:
+            metafunc.parametrize("mode", _as_pytest(params), indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -477,7 +489,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     eager = any(m.name == "eager" for m in selected_modes(config))
     keep: list[pytest.Item] = []
     drop: list[pytest.Item] = []
-    skipped_parity: set[tuple[str, str]] = set()
+    # Without a parity device, one skip per check: the one with the first parameters
+    # (by each parameter's index, so the kept id does not depend on collection order).
+    parity_skip: dict[tuple[str, str], pytest.Item] = {}
     for item in items:
         names = getattr(item, "fixturenames", ())
         applies = eager or "mode" in names
@@ -487,9 +501,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             applies = bool(kinds & targeted)
         if applies and _without_parity_device(item):
             check = (str(item.path), getattr(item, "originalname", item.name))
-            applies = check not in skipped_parity
-            skipped_parity.add(check)
+            first = parity_skip.setdefault(check, item)
+            if _param_order(item) < _param_order(first):
+                parity_skip[check] = item
         (keep if applies else drop).append(item)
+    chosen = set(map(id, parity_skip.values()))
+    for item in [i for i in keep if _without_parity_device(i) and id(i) not in chosen]:
+        keep.remove(item)
+        drop.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -528,20 +547,24 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    """Runs a Hypothesis check in ``--mode compile`` with at most
-    ``--compile-max-examples`` examples (each example compiles afresh)."""
+    """Runs a Hypothesis check with at most its mode's example cap (``--mode compile``:
+    ``--compile-max-examples``, since each example compiles afresh)."""
     if not _is_active(pyfuncitem.config):
         return None
     callspec = getattr(pyfuncitem, "callspec", None)
-    if callspec is None or callspec.params.get("mode") != "compile":
+    name = None if callspec is None else callspec.params.get("mode")
+    mode = next((m for m in selected_modes(pyfuncitem.config) if m.name == name), None)
+    if mode is None or mode.max_examples is None:
         return None
+    import inspect
+
     from conformance.modes import capped
 
-    test = capped(pyfuncitem.obj, pyfuncitem.config.stash[_COMPILE_MAX_EXAMPLES])
+    test = capped(pyfuncitem.obj, mode.max_examples)
     if test is None:
         return None
-    argnames = pyfuncitem._fixtureinfo.argnames
-    test(**{name: pyfuncitem.funcargs[name] for name in argnames})
+    wanted = inspect.signature(pyfuncitem.obj).parameters
+    test(**{k: v for k, v in pyfuncitem.funcargs.items() if k in wanted})
     return True
 
 

@@ -1,20 +1,21 @@
 """Targets: running the suites against another implementation of a layer.
 
 ``--target linear=mypkg.layers:MyLinear`` makes every check that exercises
-``torch.nn.Linear`` exercise ``MyLinear`` instead (through the ``linear_cls``
-fixture); ``--target dropout=...`` does the same for ``torch.nn.Dropout``
-(``dropout_cls``). What a check exercises is data: a check exercises a kind
-when it takes the kind's fixture, unless a closer ``exercises(...)`` mark says
+the ``linear`` kind exercise ``MyLinear`` instead of ``torch.nn.Linear``; the
+same holds for every kind in the layer registry (:mod:`conformance.layers`),
+the kit's own and those a package registers. A check exercises a kind when
+it takes the kind's fixture (``linear_cls``) or is a generic check
+parametrised with that kind, unless a closer ``exercises(...)`` mark says
 otherwise (the dropout suite marks its ``Dropout2d`` and other torch-only
 cases ``exercises()``). When a target is given, checks exercising none of
 the targeted kinds are deselected, not failed.
 
 The contract a target object keeps is the constructor of the layer it stands
-in for (see :data:`KINDS`). Any callable keeping it will do, so an adapter is
-simply a factory function: ``--target linear=myproject.adapters:lora_linear``
-with ``def lora_linear(in_features, out_features, bias=True, device=None,
-dtype=None): return loralib.Linear(in_features, out_features, r=4, bias=bias,
-...).to(device, dtype)``.
+in for (:attr:`conformance.layers.LayerInfo.contract`). Any callable keeping
+it will do, so an adapter is simply a factory function:
+``--target linear=myproject.adapters:lora_linear`` with ``def
+lora_linear(in_features, out_features, bias=True, device=None, dtype=None):
+return loralib.Linear(in_features, out_features, r=4, bias=bias, ...)``.
 
 A target that cannot be imported, is not callable or breaks the contract is a
 :class:`TargetError`; the plugin turns it into a pytest usage error (exit code
@@ -28,11 +29,11 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from conformance import layers
+
 __all__ = [
-    "KINDS",
     "Target",
     "TargetError",
-    "TargetKind",
     "check_contract",
     "exercised_kinds",
     "load_target",
@@ -42,17 +43,6 @@ __all__ = [
 
 class TargetError(ValueError):
     """A target that cannot be used; the message names it and says why."""
-
-
-@dataclasses.dataclass(frozen=True)
-class TargetKind:
-    """A layer the suites can exercise in another implementation."""
-
-    name: str
-    fixture: str
-    reference: str
-    contract: str
-    validate: Callable[[Callable[..., Any], str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,104 +57,61 @@ class Target:
         return f"{self.kind}={self.spec}"
 
 
-def _describe_call(obj: Any, args: str) -> str:
+def _describe_call(obj: Any, kwargs: dict[str, Any]) -> str:
+    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
     return f"{getattr(obj, '__qualname__', repr(obj))}({args})"
 
 
-def _construct(obj: Callable[..., Any], args: str, **kwargs: Any) -> Any:
+def _construct(obj: Callable[..., Any], config: Any) -> Any:
     from torch import nn
 
+    built = _describe_call(obj, config.kwargs)
     try:
-        module = obj(**kwargs)
+        module = config.build(obj)
     except Exception as e:
-        raise TargetError(
-            f"{_describe_call(obj, args)} raised {type(e).__name__}: {e}".rstrip()
-        ) from None
+        raise TargetError(f"{built} raised {type(e).__name__}: {e}".rstrip()) from None
     if not isinstance(module, nn.Module):
-        raise TargetError(
-            f"{_describe_call(obj, args)} returned {type(module).__name__}, not an nn.Module"
-        )
+        raise TargetError(f"{built} returned {type(module).__name__}, not an nn.Module")
     return module
 
 
-def _validate_linear(obj: Callable[..., Any], device: str) -> None:
+def _check_tensors(
+    module: Any, built: str, declared: dict[str, Any], what: str, contract: str
+) -> None:
+    """Each declared parameter (or buffer) is an attribute of the declared shape, or None."""
     import torch
 
-    in_features, out_features = 3, 2
-    for bias in (True, False):
-        args = (
-            f"in_features={in_features}, out_features={out_features}, bias={bias}, "
-            f"device={device!r}, dtype=torch.float32"
-        )
-        module = _construct(
-            obj,
-            args,
-            in_features=in_features,
-            out_features=out_features,
-            bias=bias,
-            device=device,
-            dtype=torch.float32,
-        )
-        built = _describe_call(obj, args)
-        weight = getattr(module, "weight", None)
-        if not isinstance(weight, torch.Tensor):
+    for name, shape in declared.items():
+        if not hasattr(module, name):
             raise TargetError(
-                f"{built} has weight={type(weight).__name__}, but the contract needs a "
-                "weight tensor of shape (out_features, in_features)"
+                f"{built} has no {name} attribute; the contract needs {name}: "
+                + ("None for this config" if shape is None else f"a {what} of shape {shape}")
+                + f" ({contract})"
             )
-        if tuple(weight.shape) != (out_features, in_features):
+        value = getattr(module, name)
+        if shape is None:
+            continue
+        if not isinstance(value, torch.Tensor):
             raise TargetError(
-                f"{built}.weight.shape={tuple(weight.shape)}, but the contract needs "
-                f"(out_features, in_features)=({out_features}, {in_features}); "
+                f"{built} has {name}={type(value).__name__}, but the contract needs a "
+                f"{what} of shape {shape} ({contract})"
+            )
+        if tuple(value.shape) != tuple(shape):
+            raise TargetError(
+                f"{built}.{name}.shape={tuple(value.shape)}, but the contract needs {shape}; "
                 "map a differently shaped layer with an adapter factory"
             )
-        if not hasattr(module, "bias"):
-            raise TargetError(
-                f"{built} has no bias attribute; the contract needs bias: a tensor of "
-                "shape (out_features,), or None when bias=False"
-            )
-        b = module.bias
-        if bias and not (isinstance(b, torch.Tensor) and tuple(b.shape) == (out_features,)):
-            got = tuple(b.shape) if isinstance(b, torch.Tensor) else b
-            raise TargetError(
-                f"{built}.bias={got!r}, but the contract needs a tensor of shape "
-                f"(out_features,)=({out_features},)"
-            )
-
-
-def _validate_dropout(obj: Callable[..., Any], device: str) -> None:
-    for p, inplace in ((0.5, False), (0.0, True)):
-        _construct(obj, f"p={p}, inplace={inplace}", p=p, inplace=inplace)
-
-
-KINDS: dict[str, TargetKind] = {
-    "linear": TargetKind(
-        "linear",
-        "linear_cls",
-        "torch.nn.Linear",
-        "Name(in_features, out_features, bias=..., device=..., dtype=...) returning an "
-        "nn.Module with .weight of shape (out_features, in_features) and .bias of shape "
-        "(out_features,) or None",
-        _validate_linear,
-    ),
-    "dropout": TargetKind(
-        "dropout",
-        "dropout_cls",
-        "torch.nn.Dropout",
-        "Name(p=..., inplace=...) returning an nn.Module",
-        _validate_dropout,
-    ),
-}
 
 
 def parse_target(text: str) -> tuple[str, str, str]:
     """``"linear=pkg.mod:Name"`` -> ``("linear", "pkg.mod", "Name")``; TargetError otherwise."""
+    kinds = layers.registry()
     kind, eq, spec = text.partition("=")
     kind, spec = kind.strip(), spec.strip()
     if not eq or not kind or not spec:
-        raise TargetError(f"{text}: expected KIND=module.path:Name (KIND: {', '.join(KINDS)})")
-    if kind not in KINDS:
-        raise TargetError(f"{text}: unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise TargetError(f"{text}: expected KIND=module.path:Name (KIND: {', '.join(kinds)})")
+    if kind not in kinds:
+        raise TargetError(f"{text}: unknown kind {kind!r}; expected one of {', '.join(kinds)}")
     module_path, colon, name = spec.partition(":")
     if not colon or not module_path.strip() or not name.strip():
         raise TargetError(f"{text}: {spec!r} is not module.path:Name")
@@ -197,12 +144,22 @@ def load_target(text: str, device: str = "cpu") -> Target:
 
 
 def check_contract(kind: str, obj: Any, device: str = "cpu") -> None:
-    """Raise :class:`TargetError` unless ``obj`` keeps ``kind``'s constructor contract."""
-    if kind not in KINDS:
-        raise TargetError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    """Raise :class:`TargetError` unless ``obj`` keeps ``kind``'s constructor contract:
+    built from each of the kind's contract configs, it is an ``nn.Module`` with the
+    declared parameters and buffers, of the declared shapes."""
+    import torch
+
+    kinds = layers.registry()
+    if kind not in kinds:
+        raise TargetError(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}")
+    info = kinds[kind]
     if not callable(obj):
-        raise TargetError(f"{obj!r} is not callable; the contract is {KINDS[kind].contract}")
-    KINDS[kind].validate(obj, device)
+        raise TargetError(f"{obj!r} is not callable; the contract is {info.contract}")
+    for config in info.contract_configs(torch.device(device)):
+        module = _construct(obj, config)
+        built = _describe_call(obj, config.kwargs)
+        _check_tensors(module, built, dict(info.parameters(config)), "tensor", info.contract)
+        _check_tensors(module, built, dict(info.buffers(config)), "buffer", info.contract)
 
 
 def exercised_kinds(fixturenames: Iterable[str], marker_args: tuple[str, ...] | None) -> set[str]:
@@ -210,4 +167,4 @@ def exercised_kinds(fixturenames: Iterable[str], marker_args: tuple[str, ...] | 
     if marker_args is not None:
         return set(marker_args)
     names = set(fixturenames)
-    return {kind.name for kind in KINDS.values() if kind.fixture in names}
+    return {info.name for info in layers.registry().values() if info.fixture in names}

@@ -35,6 +35,7 @@ from conformance import test_autograd_graph as graph
 from conformance import test_call_semantics as call
 from conformance import test_train_eval as modes
 from conformance.oracle.hooks import Hook, expected_backward, expected_call
+from conformance.support import hooks
 from strategies.models import TwoBranch
 
 STOCK_CALL_IMPL = nn.Module._call_impl
@@ -212,7 +213,7 @@ def _hooks_run_by_forward(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hooks wrapped around ``forward`` itself, the way ``accelerate``'s
     ``add_hook_to_module`` replaces ``module.forward``: ``__call__`` only calls
     ``forward``, so ``module.forward(...)`` runs every hook as well."""
-    raw_forward = call.Probe.forward
+    raw_forward = hooks.Probe.forward
 
     def forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
         self.forward = types.MethodType(raw_forward, self)  # what the hook logic calls
@@ -221,7 +222,7 @@ def _hooks_run_by_forward(monkeypatch: pytest.MonkeyPatch) -> None:
         finally:
             del self.forward
 
-    monkeypatch.setattr(call.Probe, "forward", forward)
+    monkeypatch.setattr(hooks.Probe, "forward", forward)
     _patch_call(monkeypatch, _hooks_skipped)
 
 

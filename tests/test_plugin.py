@@ -13,7 +13,7 @@ import pytest
 import torch
 from hypothesis import settings
 
-from conformance import plugin
+from conformance import plugin, selection
 from conformance.profiles import DEFAULT_PROFILE, PROFILE_NAMES, _profiles
 from strategies import selected_devices
 
@@ -167,7 +167,7 @@ def test_parity_device_without_a_second_device_is_one_clear_skip(pytester):
         "test_ops_agree[no-parity-device-float32-add]",
     }
     for outcome in result.values():
-        assert outcome == f"skipped: {plugin.NO_PARITY_DEVICE_REASON}"
+        assert outcome == f"skipped: {selection.NO_PARITY_DEVICE_REASON}"
 
 
 def test_parity_device_is_each_selected_non_cpu_device(pytester):
@@ -176,9 +176,9 @@ def test_parity_device_is_each_selected_non_cpu_device(pytester):
     result = outcomes(pytester, "--device", "cpu,meta")
     assert result == {
         "test_shapes_agree[meta]": "passed",
-        "test_values_agree[meta]": f"skipped: {plugin.META_SKIP_REASON}",
+        "test_values_agree[meta]": f"skipped: {selection.META_SKIP_REASON}",
         **{
-            f"test_ops_agree[meta-{dtype}-{op}]": f"skipped: {plugin.META_SKIP_REASON}"
+            f"test_ops_agree[meta-{dtype}-{op}]": f"skipped: {selection.META_SKIP_REASON}"
             for dtype in ("float32", "float64")
             for op in ("add", "mul")
         },
