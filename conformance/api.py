@@ -326,7 +326,7 @@ def _cases(
             test_id = f"{module_name}::{name}" + (f"[{'-'.join(ids)}]" if ids else "")
             if kind is not None:
                 marked = next((p.exercises for p in combo if p.exercises is not None), None)
-                exercised = exercised_kinds(params, marked or fn_exercises)
+                exercised = exercised_kinds(params, fn_exercises if marked is None else marked)
                 if kind not in exercised:
                     continue
             skip = next((p.skip for p in combo if p.skip), None)

@@ -69,9 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=None,
         metavar="KIND=module.path:Name",
-        help="Check this implementation instead of torch's (KIND: linear, dropout); "
-        "repeatable. Name is a class or factory keeping the torch layer's constructor "
-        "contract. Checks that exercise no targeted kind are deselected.",
+        help="Check this implementation instead of torch's (KIND: a registered layer "
+        "kind: linear, dropout, or one a package registers; the header lists them); "
+        "repeatable. Name is a class or factory keeping the kind's constructor contract. "
+        "Checks that exercise no targeted kind are deselected.",
     )
     group.addoption(
         "--mode",
@@ -577,6 +578,10 @@ def _selection_lines(config: pytest.Config) -> list[str]:
             f"torch threads per xdist worker: {threads} (cores / workers; "
             f"set {' or '.join(THREAD_VARIABLES)} to choose)"
         )
+    from conformance import layers
+
+    kinds = ", ".join(f"{k} ({info.reference_name})" for k, info in layers.registry().items())
+    lines.append(f"conformance layer kinds (--target KIND=module:Name): {kinds}")
     targets = selected_targets(config)
     if targets:
         lines.append(

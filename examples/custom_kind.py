@@ -34,7 +34,9 @@ class Scale(nn.Module):
             torch.empty(features, device=device, dtype=dtype).uniform_(-1, 1)
         )
         self.bias = (
-            nn.Parameter(torch.zeros(features, device=device, dtype=dtype)) if bias else None
+            nn.Parameter(torch.empty(features, device=device, dtype=dtype).uniform_(-1, 1))
+            if bias
+            else None
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -181,6 +181,24 @@ def _checks_taking(fixture: str) -> set[str]:
     return found
 
 
+def _generic_checks_for(kind: str) -> set[str]:
+    """Generic checks over the registry (they take ``layer``) that apply to ``kind``."""
+    from conformance import layers
+
+    info = layers.get(kind)
+    found = set()
+    for module, name, fn in SUITE_CHECKS:
+        inner = getattr(getattr(fn, "hypothesis", None), "inner_test", fn)
+        if "layer" not in inspect.signature(inner).parameters:
+            continue
+        requires = next(
+            (m.args for m in getattr(fn, "pytestmark", []) if m.name == "layer_requires"), ()
+        )
+        if all(info.has(r) for r in requires):
+            found.add(f"{module}.py::{name}")
+    return found
+
+
 def _without_plain_dropout() -> set[str]:
     """Checks of the dropout suite whose kinds leave plain ``Dropout`` out."""
     found = set()
@@ -205,7 +223,7 @@ def test_a_linear_target_keeps_exactly_the_checks_that_build_linear(project):
     # Without a target only parity checks' repeated skips are deselected
     # (no parity device here: one skip per check).
     assert all("no-parity-device" in i for i in everything if "parity" in i.split("::")[0])
-    assert _checks_of(kept) == _checks_taking("linear_cls")
+    assert _checks_of(kept) == _checks_taking("linear_cls") | _generic_checks_for("linear")
     assert kept < everything
     assert deselected == len(everything) + none - len(kept) > 0
 
@@ -223,7 +241,9 @@ def test_a_dropout_target_keeps_only_the_plain_dropout_cases(project):
     )
     without = _without_plain_dropout()
     assert without  # the channel and alpha checks
-    assert _checks_of(kept) == _checks_taking("dropout_cls") - without
+    assert _checks_of(kept) == (_checks_taking("dropout_cls") - without) | _generic_checks_for(
+        "dropout"
+    )
     dropout_cases = {i for i in kept if i.startswith("test_dropout.py")}
     assert dropout_cases
     assert all("-Dropout]" in i or i.endswith("-Dropout") for i in dropout_cases), dropout_cases
@@ -245,7 +265,8 @@ def test_both_targets_keep_the_union(project):
         "linear=mytargets:Good",
     )
     both = _checks_taking("linear_cls") | _checks_taking("dropout_cls")
-    assert _checks_of(kept) == both - _without_plain_dropout()
+    generic = _generic_checks_for("linear") | _generic_checks_for("dropout")
+    assert _checks_of(kept) == (both - _without_plain_dropout()) | generic
 
 
 def test_the_header_names_the_targets(project):

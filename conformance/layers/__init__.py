@@ -50,6 +50,7 @@ __all__ = [
     "LayerUnderTest",
     "Reference",
     "get",
+    "is_own_implementation",
     "register",
     "registry",
 ]
@@ -191,9 +192,9 @@ class LayerUnderTest:
     implementation: Callable[..., nn.Module]
 
     @property
-    def is_reference(self) -> bool:
-        """Whether this is the kind's own implementation (torch's), not a target:
-        only there may a check demand bitwise agreement with torch's kernels."""
+    def is_own(self) -> bool:
+        """Whether this is the kind's own implementation, not a target
+        (:func:`is_own_implementation`)."""
         return self.implementation is self.info.default_implementation()
 
     def __repr__(self) -> str:
@@ -281,6 +282,14 @@ def registry() -> Mapping[str, LayerInfo]:
     """Every registered kind by name: the kit's own and those registered since."""
     _ensure_loaded()
     return dict(_registry)
+
+
+def is_own_implementation(kind: str, implementation: object) -> bool:
+    """Whether ``implementation`` is the kind's own (``torch.nn.Linear`` for ``linear``),
+    not a target: only there may a check demand bitwise agreement with torch's
+    kernels or its RNG use. A re-implementation (fused, another summation order,
+    another way of drawing a mask) is held to the documented semantics instead."""
+    return implementation is get(kind).default_implementation()
 
 
 def get(name: str) -> LayerInfo:
