@@ -373,13 +373,15 @@ def _run(case: _Case, max_examples: int) -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
+    from conformance.global_state import guarded
     from conformance.selection import api_settings
 
     inner = getattr(getattr(case.check, "hypothesis", None), "inner_test", None)
-    if inner is None:
-        case.check(**case.kwargs)
-        return
-    api_settings(max_examples)(given(data=st.data())(inner))(**case.kwargs)
+    with guarded(case.test_id):
+        if inner is None:
+            case.check(**case.kwargs)
+            return
+        api_settings(max_examples)(given(data=st.data())(inner))(**case.kwargs)
 
 
 def _message(error: BaseException) -> str:

@@ -534,16 +534,18 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.stash[TARGETS] = ", ".join(exercised)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """A failing check's message ends with the command that reruns it."""
+    """A failing check's message ends with the command that reruns it; a check whose
+    code under test changes torch's global state fails, naming the change, and the
+    state is put back (:mod:`conformance.global_state`)."""
     if not _is_active(item.config):
-        yield
-        return
+        return (yield)
+    from conformance.global_state import guarded
     from conformance.rerun import running
 
-    with running(item):
-        yield
+    with running(item), guarded(item.nodeid.rpartition("/")[2]):
+        return (yield)
 
 
 @pytest.hookimpl(tryfirst=True)

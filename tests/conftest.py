@@ -19,6 +19,13 @@ from conformance.profiles import DEFAULT_PROFILE, register_profiles
 def pytest_configure(config: pytest.Config) -> None:
     from hypothesis import settings
 
+    from conformance import layers
+
+    # The registry's own entries, imported once now: pytester's in-process runs
+    # drop the modules a run imports, and an entry imported afresh would be an
+    # instance of a fresh LayerInfo class.
+    layers.registry()
+
     register_profiles()
     if config.getoption("hypothesis_profile", None) is None:
         settings.load_profile(DEFAULT_PROFILE)
