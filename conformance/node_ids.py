@@ -9,6 +9,15 @@ sharding all use it, so they agree however the suites were invoked.
 A module named on the command line from outside the rootdir gets no path
 at all (``::test_x``): :func:`item_id` takes the module from the item.
 
+Where pytest's own output names a file (its node ids, ``-rs`` skip lines,
+JUnit's classnames and skip texts), the path depends on where the kit is
+installed and where pytest put its rootdir: under tox
+``.tox/conformance/lib/python3.11/site-packages/conformance/test_parity.py``.
+:func:`portable_path` and :func:`portable_nodeid` give the path as a run from
+a checkout does, ``conformance/test_parity.py``, wherever the package lies;
+registered as a plugin (``-p conformance.node_ids``), this module rewrites
+skip locations with it.
+
 Imports nothing heavy (pytest only): the plugin is loaded by every pytest run.
 """
 
@@ -51,6 +60,71 @@ def item_id(item: Any) -> str:
     """
     _, sep, rest = item.nodeid.partition("::")
     return f"{Path(str(item.path)).stem}{sep}{rest}"
+
+
+#: The directory that holds the kit's packages: site-packages, or a checkout.
+INSTALL_ROOT = Path(__file__).resolve().parent.parent
+#: The kit's top-level packages.
+KIT_PACKAGES = ("conformance", "strategies")
+
+
+def portable_path(path: str | Path) -> str | None:
+    """A file of the kit as a path from its top-level package, wherever it is installed.
+
+    ``.../site-packages/conformance/test_parity.py`` -> ``conformance/test_parity.py``;
+    None for a file outside the kit's packages (a user's test, a conftest.py of theirs).
+    """
+    try:
+        relative = Path(path).resolve().relative_to(INSTALL_ROOT)
+    except (ValueError, OSError):
+        return None
+    if len(relative.parts) < 2 or relative.parts[0] not in KIT_PACKAGES:
+        return None
+    return relative.as_posix()
+
+
+def portable_nodeid(item: Any) -> str:
+    """pytest's node id of a kit test as a run from a checkout gives it, wherever installed.
+
+    ``.tox/conformance/lib/python3.11/site-packages/conformance/test_linear.py::test_x[cpu]``
+    -> ``conformance/test_linear.py::test_x[cpu]``. Other items keep pytest's node id.
+    """
+    path = portable_path(item.path)
+    if path is None:
+        return str(item.nodeid)
+    _, sep, rest = item.nodeid.partition("::")
+    return f"{path}{sep}{rest}"
+
+
+def portable_skip_location(report: Any) -> None:
+    """Make a skip report's location portable, in place, when it lies in the kit.
+
+    pytest keeps a skip's location as ``longrepr = (path, lineno, reason)``; the
+    ``-rs`` summary prints that path relative to the invocation directory and
+    JUnit writes it as it is. A path relative to the install root prints as it is
+    in both: ``SKIPPED [4] conformance/plugin.py:812: reason``.
+    """
+    longrepr = getattr(report, "longrepr", None)
+    if not getattr(report, "skipped", False) or not isinstance(longrepr, tuple):
+        return
+    if len(longrepr) != 3:
+        return
+    path = portable_path(longrepr[0])
+    if path is not None:
+        report.longrepr = (path, longrepr[1], longrepr[2])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    """Skip locations in the kit's files become :func:`portable_path` paths.
+
+    A hook only when this module is registered as a plugin: ``-p conformance.node_ids``
+    (as tox.ini does) or ``config.pluginmanager.import_plugin("conformance.node_ids")``.
+    It runs where tests run; under pytest-xdist the rewritten location travels to
+    the controller with the report.
+    """
+    outcome = yield
+    portable_skip_location(outcome.get_result())
 
 
 def check_of(test_id: str) -> str:
