@@ -7,8 +7,8 @@ checkout). Importing this package imports nothing heavy: the pytest plugin
 has the kit installed, and must cost nothing there.
 
 ``check_layer`` (with ``check_linear`` and ``check_dropout`` for the kit's own
-kinds) and ``check_module_calls`` (:mod:`conformance.api`, imported on first
-use) run the same checks from another project's tests; the layer kinds they
+kinds) and ``check_module`` for any module (:mod:`conformance.api`, imported
+on first use) run the same checks from another project's tests; the layer kinds they
 know are data in :mod:`conformance.layers`.
 """
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         check_dropout,
         check_layer,
         check_linear,
-        check_module_calls,
+        check_module,
     )
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
     "check_dropout",
     "check_layer",
     "check_linear",
-    "check_module_calls",
+    "check_module",
 ]
 
 

@@ -50,7 +50,7 @@ __all__ = [
     "check_dropout",
     "check_layer",
     "check_linear",
-    "check_module_calls",
+    "check_module",
 ]
 
 DEFAULT_MAX_EXAMPLES = 100
@@ -255,19 +255,32 @@ def _parametrizations(fn: Callable[..., Any]) -> list[Axis]:
     return axes
 
 
+def _fixtures_for(kind: str, implementation: Any) -> dict[str, Any]:
+    """What the checks exercising ``kind`` take in place of the kit's own subjects: the
+    kind's fixture (``linear_cls``) and its contract subject; for ``module``, the
+    factory's modules as both the call and the contract subject."""
+    from conformance import layers
+    from conformance.support.subjects import KindSubject
+    from conformance.targets import MODULE
+
+    if kind == MODULE:
+        return {"call_subject": implementation, "contract_subject": implementation}
+    info = layers.get(kind)
+    fixtures = {"contract_subject": KindSubject(info, implementation)}
+    if info.fixture is not None:
+        fixtures[info.fixture] = implementation
+    return fixtures
+
+
 def _cases(
-    subject_fixture: str,
-    subject: Any,
-    kind: str | None,
+    kind: str,
+    implementation: Any,
     devices: tuple[str, ...],
     dtypes: tuple[str, ...] | None,
     modes: tuple[Mode, ...],
 ) -> Iterator[_Case | tuple[str, str]]:
-    """The cases to run, or (test id, reason) for those that cannot run here.
-
-    ``subject_fixture`` is the fixture the subject replaces (``linear_cls``,
-    ``call_subject``, or ``layer`` for the generic checks over a kind).
-    """
+    """The cases of every check exercising ``kind`` (a registered kind, or ``module``)
+    on ``implementation``, or (test id, reason) for those that cannot run here."""
     import itertools
 
     import torch
@@ -278,10 +291,11 @@ def _cases(
 
     by_mode = {m.name: m for m in modes}
     device_axis = selection.device_params(devices)
+    fixtures = _fixtures_for(kind, implementation)
     for module_name, name, fn in _suite_checks():
         params = _params(fn)
-        generic = "layer" in params
-        if subject_fixture not in params and not (generic and kind is not None):
+        generic = "layer" in params and kind in layers.registry()
+        if not (generic or set(fixtures) & set(params)):
             continue
         fn_marks = _marks(fn)
         supports_meta = _mark_args(fn_marks, "supports_meta") is not None
@@ -295,10 +309,10 @@ def _cases(
                     selection.parity_params(device_axis, supports_meta, API_PARITY_REASON),
                 )
             )
+        if "contract_subject" in params:
+            axes.append((("contract_subject",), [Param((kind,), kind, exercises=(kind,))]))
         if generic:
-            info = layers.get(kind) if kind is not None else None
-            if info is None:
-                continue
+            info = layers.get(kind)
             with_dtype = "dtype" in params
             layer_axis = selection.layer_params(
                 {info.name: info},
@@ -324,11 +338,9 @@ def _cases(
                 values.update(zip(names, param.values, strict=True))
             ids = [p.id for p in combo if p.id]
             test_id = f"{module_name}::{name}" + (f"[{'-'.join(ids)}]" if ids else "")
-            if kind is not None:
-                marked = next((p.exercises for p in combo if p.exercises is not None), None)
-                exercised = exercised_kinds(params, fn_exercises if marked is None else marked)
-                if kind not in exercised:
-                    continue
+            marked = next((p.exercises for p in combo if p.exercises is not None), None)
+            if kind not in exercised_kinds(params, fn_exercises if marked is None else marked):
+                continue
             skip = next((p.skip for p in combo if p.skip), None)
             if skip is not None:
                 # One skip per check for what no combination can have (no parity device).
@@ -346,10 +358,9 @@ def _cases(
             mode = by_mode.get(values.get("mode", "eager"), EAGER) if "mode" in params else None
             if mode is not None:
                 kwargs["mode"] = mode
+            kwargs.update(fixtures)
             if generic:
-                kwargs["layer"] = layers.LayerUnderTest(layers.get(values["layer"]), subject)
-            else:
-                kwargs[subject_fixture] = subject
+                kwargs["layer"] = layers.LayerUnderTest(layers.get(kind), implementation)
             fields = {
                 "device": values.get("device") or values.get("parity_device"),
                 "dtype": values.get("dtype"),
@@ -553,7 +564,7 @@ def _check_kind(
         check_contract(kind, factory, device_names[0])
     except TargetError as e:
         raise ValueError(f"{_describe(factory)} breaks the {kind} contract: {e}") from None
-    cases = _cases(info.fixture or "layer", factory, kind, device_names, dtype_names, chosen_modes)
+    cases = _cases(kind, factory, device_names, dtype_names, chosen_modes)
     return _run_all(
         title,
         info.reference_name,
@@ -600,7 +611,7 @@ def _check_shapes(inputs: Any) -> tuple[tuple[int, ...], ...]:
     return tuple(shapes)
 
 
-def check_module_calls(
+def check_module(
     module_factory: Callable[[], nn.Module],
     *,
     inputs: Sequence[Sequence[int]],
@@ -612,12 +623,19 @@ def check_module_calls(
     compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
     expectations: Sequence[str | Path] = (),
 ) -> CheckReport:
-    """Run the module-call checks (``conformance/test_module_calls.py``) on the modules
-    ``module_factory()`` builds: calling matches ``forward``; forward pre-hooks and
-    hooks registered before or after wrapping run in order and replace what they
-    return; ``eval()`` after wrapping reaches the call; ``train()``/``eval()`` reach
-    every submodule; gradients through each mode are right; ``no_grad`` records no
-    graph.
+    """Run every check that exercises any module (the ``module`` kind, as ``--target
+    module=...``) on the modules ``module_factory()`` builds:
+
+    - the ``nn.Module`` contract (``conformance/test_module_contract.py``):
+      ``state_dict`` round trips and strictness, dtype and device conversion,
+      deep copies and saved state, parameters against the state dict,
+      ``requires_grad_``/``zero_grad``, ``train()``/``eval()`` reaching every
+      submodule, ``functional_call``, no RNG use in eval;
+    - the module calls (``conformance/test_module_calls.py``): calling matches
+      ``forward``; forward pre-hooks and hooks registered before or after
+      wrapping run in order and replace what they return; ``eval()`` after
+      wrapping reaches the call; gradients through each mode are right;
+      ``no_grad`` records no graph.
 
     ``module_factory()`` takes no arguments and returns an ``nn.Module`` (built
     under a drawn seed, then moved with ``.to(device, dtype)``); ``inputs`` are
@@ -625,7 +643,7 @@ def check_module_calls(
     as for :func:`check_layer`.
     """
     return _check_module_calls(
-        "check_module_calls",
+        "check_module",
         module_factory,
         inputs=inputs,
         devices=devices,
@@ -639,9 +657,9 @@ def check_module_calls(
 
 
 def check_call_semantics(module_factory: Callable[[], nn.Module], **options: Any) -> CheckReport:
-    """The former name of :func:`check_module_calls`, which says what it runs (the
-    ``test_module_calls`` suite; the hook rules of ``test_call_semantics`` are
-    checked on the kit's own probe modules, not on a user's)."""
+    """The former name of :func:`check_module` (it runs the module-call and module
+    contract checks on your modules; the hook rules of ``test_call_semantics`` run on
+    the kit's own probe modules, not on yours)."""
     return _check_module_calls("check_call_semantics", module_factory, **options)
 
 
@@ -658,10 +676,8 @@ def _check_module_calls(
     compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
     expectations: Sequence[str | Path] = (),
 ) -> CheckReport:
-    import torch
-    from torch import nn
-
     from conformance.support.subjects import FactorySubject
+    from conformance.targets import MODULE, TargetError, check_contract, probe_module
 
     if not callable(module_factory):
         raise TypeError(f"module_factory={module_factory!r} is not callable")
@@ -673,24 +689,12 @@ def _check_module_calls(
     paths = _check_expectations(expectations)
     name = _describe(module_factory)
     try:
-        module = module_factory()
-    except Exception as e:
-        raise ValueError(f"{name}() raised {type(e).__name__}: {e}") from None
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{name}() returned {type(module).__name__}, not an nn.Module")
-    probe_dtype = torch.float32 if dtype_names is None else getattr(torch, dtype_names[0])
-    module.to(device=device_names[0], dtype=probe_dtype)
-    module.eval()  # not chained: a train() override may return None (the checks say so)
-    zeros = [torch.zeros(s, device=device_names[0], dtype=probe_dtype) for s in shapes]
-    try:
-        module(*zeros)
-    except Exception as e:
-        shown = ", ".join(str(s) for s in shapes)
-        raise ValueError(
-            f"{name}()(*inputs) raised {type(e).__name__} on zeros of shape {shown}: {e}"
-        ) from None
+        check_contract(MODULE, module_factory)
+        probe_module(module_factory, shapes, device_names[0])
+    except TargetError as e:
+        raise ValueError(str(e)) from None
     subject = FactorySubject(module_factory, shapes, name)
-    cases = _cases("call_subject", subject, None, device_names, dtype_names, chosen_modes)
+    cases = _cases(MODULE, subject, device_names, dtype_names, chosen_modes)
     return _run_all(
         f"{title}({name})",
         "torch.nn.Module",

@@ -29,6 +29,7 @@ import pytest
 
 from conformance.profiles import DEFAULT_PROFILE, PROFILE_NAMES, register_profiles
 from conformance.selection import Param, split
+from conformance.targets import MODULE
 
 if TYPE_CHECKING:
     import torch
@@ -37,6 +38,7 @@ _ACTIVE = pytest.StashKey[bool]()
 _PREVIOUS = pytest.StashKey["tuple[str, tuple[str, ...] | None]"]()
 _TARGETS = pytest.StashKey["dict[str, Any]"]()
 _MODES = pytest.StashKey["tuple[Any, ...]"]()
+_MODULE_INPUTS = pytest.StashKey["tuple[tuple[int, ...], ...]"]()
 _COMPILE_MAX_EXAMPLES = pytest.StashKey[int]()
 _THREADS_BEFORE = pytest.StashKey[int]()
 _MODE_PLUGIN_NAME = "torch_nn_conformance_modes"
@@ -75,6 +77,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Checks that exercise no targeted kind are deselected.",
     )
     group.addoption(
+        "--module-inputs",
+        action="append",
+        default=None,
+        metavar="SHAPE",
+        help="With --target module=pkg.mod:factory: the shape of one positional input of "
+        "the modules factory() builds (2,8 or 2x8); repeat for each input.",
+    )
+    group.addoption(
         "--mode",
         action="append",
         default=None,
@@ -109,7 +119,15 @@ def _extensions() -> tuple[Any, ...]:
 
 
 def _our_options_used(config: pytest.Config) -> bool:
-    options = ("device", "dtype", "target", "mode", "compile_backend", "compile_max_examples")
+    options = (
+        "device",
+        "dtype",
+        "target",
+        "module_inputs",
+        "mode",
+        "compile_backend",
+        "compile_max_examples",
+    )
     return any(config.getoption(option) is not None for option in options)
 
 
@@ -277,6 +295,40 @@ def _configure_targets(config: pytest.Config) -> None:
             )
         targets[target.kind] = target
     config.stash[_TARGETS] = targets
+    _configure_module_inputs(config, targets.get(MODULE), probe_device)
+
+
+def _configure_module_inputs(config: pytest.Config, target: Any, device: str) -> None:
+    from conformance.targets import TargetError, parse_shapes, probe_module
+
+    given = config.getoption("module_inputs")
+    if target is None:
+        if given is not None:
+            raise pytest.UsageError("--module-inputs needs --target module=pkg.mod:factory")
+        return
+    if not given:
+        raise pytest.UsageError(
+            f"--target {target} needs --module-inputs SHAPE, once per positional input "
+            "of the modules it builds (e.g. --module-inputs 2,8)"
+        )
+    try:
+        shapes = parse_shapes(given)
+        probe_module(target.obj, shapes, device)
+    except TargetError as e:
+        raise pytest.UsageError(f"--target {target}: {e}") from None
+    config.stash[_MODULE_INPUTS] = shapes
+
+
+def module_subject(config: pytest.Config) -> Any:
+    """What the module checks call: a ``--target module=...`` factory's modules on
+    ``--module-inputs``, or the kit's own small nested models."""
+    from conformance.support.subjects import FactorySubject, ModelSubject
+
+    target = selected_targets(config).get(MODULE)
+    if target is None:
+        return ModelSubject()
+    shapes: tuple[tuple[int, ...], ...] = config.stash[_MODULE_INPUTS]
+    return FactorySubject(target.obj, shapes, target.spec)
 
 
 def selected_targets(config: pytest.Config) -> dict[str, Any]:
@@ -356,6 +408,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         activate(config)
         params = selection.parity_params(device_params(config), supports_meta)
         metafunc.parametrize("parity_device", _as_pytest(params), indirect=True)
+    if _uses_our_fixture(metafunc, "contract_subject"):
+        activate(config)
+        from conformance import layers
+
+        params = selection.subject_params(layers.registry())
+        metafunc.parametrize("contract_subject", _as_pytest(params), indirect=True)
     wanted = split(config.getoption("dtype"))
     if _uses_our_fixture(metafunc, "layer"):
         activate(config)
@@ -418,6 +476,18 @@ def parity_device(request: pytest.FixtureRequest) -> torch.device:
     import torch
 
     return torch.device(worker_device(request.param))
+
+
+@pytest.fixture(scope="session")
+def contract_subject(request: pytest.FixtureRequest) -> Any:
+    """What a module-contract check runs on: a registered kind (built from its configs
+    with its implementation or ``--target``), or ``module``: :func:`module_subject`."""
+    from conformance.layers import get
+    from conformance.support.subjects import KindSubject
+
+    if request.param == MODULE:
+        return module_subject(request.config)
+    return KindSubject(get(request.param), implementation(request.config, request.param))
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ __all__ = [
     "mode_params",
     "parity_params",
     "split",
+    "subject_params",
 ]
 
 #: The dtypes of a check that names none with ``@pytest.mark.dtypes``.
@@ -163,6 +164,12 @@ def layer_params(
             )
         ]
     return params
+
+
+def subject_params(kinds: Iterable[str]) -> list[Param]:
+    """The module-contract checks' subjects: each registered kind, then ``module`` (the
+    kit's nested models, or a ``--target module=...``), each exercising itself."""
+    return [Param((k,), k, exercises=(k,)) for k in [*kinds, "module"]]
 
 
 def mode_params(modes: Sequence[Mode]) -> list[Param] | None:

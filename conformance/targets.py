@@ -32,6 +32,7 @@ from typing import Any
 from conformance import layers
 
 __all__ = [
+    "MODULE",
     "Target",
     "TargetError",
     "check_contract",
@@ -39,6 +40,20 @@ __all__ = [
     "load_target",
     "parse_target",
 ]
+
+
+#: The target kind for any module: ``--target module=pkg.mod:factory`` with a
+#: zero-argument factory, its input shapes from ``--module-inputs``. It is
+#: exercised by the module-contract and module-call checks.
+MODULE = "module"
+MODULE_CONTRACT = (
+    "a zero-argument factory returning an nn.Module, called on inputs of the shapes "
+    "--module-inputs gives"
+)
+
+
+def _kinds() -> list[str]:
+    return [*layers.registry(), MODULE]
 
 
 class TargetError(ValueError):
@@ -105,7 +120,7 @@ def _check_tensors(
 
 def parse_target(text: str) -> tuple[str, str, str]:
     """``"linear=pkg.mod:Name"`` -> ``("linear", "pkg.mod", "Name")``; TargetError otherwise."""
-    kinds = layers.registry()
+    kinds = _kinds()
     kind, eq, spec = text.partition("=")
     kind, spec = kind.strip(), spec.strip()
     if not eq or not kind or not spec:
@@ -148,10 +163,22 @@ def check_contract(kind: str, obj: Any, device: str = "cpu") -> None:
     built from each of the kind's contract configs, it is an ``nn.Module`` with the
     declared parameters and buffers, of the declared shapes."""
     import torch
+    from torch import nn
 
+    if kind == MODULE:
+        if not callable(obj):
+            raise TargetError(f"{obj!r} is not callable; the contract is {MODULE_CONTRACT}")
+        name = getattr(obj, "__qualname__", repr(obj))
+        try:
+            module = obj()
+        except Exception as e:
+            raise TargetError(f"{name}() raised {type(e).__name__}: {e}") from None
+        if not isinstance(module, nn.Module):
+            raise TargetError(f"{name}() returned {type(module).__name__}, not an nn.Module")
+        return
     kinds = layers.registry()
     if kind not in kinds:
-        raise TargetError(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}")
+        raise TargetError(f"unknown kind {kind!r}; expected one of {', '.join(_kinds())}")
     info = kinds[kind]
     if not callable(obj):
         raise TargetError(f"{obj!r} is not callable; the contract is {info.contract}")
@@ -162,9 +189,48 @@ def check_contract(kind: str, obj: Any, device: str = "cpu") -> None:
         _check_tensors(module, built, dict(info.buffers(config)), "buffer", info.contract)
 
 
+def probe_module(
+    factory: Callable[[], Any], shapes: tuple[tuple[int, ...], ...], device: str
+) -> None:
+    """Build ``factory()`` on ``device`` in float32 and call it in eval on zeros of
+    ``shapes``; :class:`TargetError` naming the problem if that fails."""
+    import torch
+
+    name = getattr(factory, "__qualname__", repr(factory))
+    module = factory().to(device=device, dtype=torch.float32)
+    module.eval()  # not chained: a train() override may return None (the checks say so)
+    zeros = [torch.zeros(s, device=device) for s in shapes]
+    try:
+        module(*zeros)
+    except Exception as e:
+        shown = ", ".join(str(s) for s in shapes)
+        raise TargetError(
+            f"{name}()(*inputs) raised {type(e).__name__} on zeros of shape {shown}: {e}"
+        ) from None
+
+
+def parse_shapes(
+    values: Iterable[str], what: str = "--module-inputs"
+) -> tuple[tuple[int, ...], ...]:
+    """``["2,8", "3"]`` (or ``2x8``; ``()`` for a 0-d input) -> ``((2, 8), (3,))``."""
+    shapes: list[tuple[int, ...]] = []
+    for text in values:
+        body = text.strip().strip("()").replace("x", ",")
+        try:
+            dims = tuple(int(d) for d in body.split(",") if d.strip())
+        except ValueError:
+            raise TargetError(f"{what}={text!r} is not a shape such as 2,8 or 2x8") from None
+        if any(d < 0 for d in dims):
+            raise TargetError(f"{what}={text!r} has a negative size")
+        shapes.append(dims)
+    return tuple(shapes)
+
+
 def exercised_kinds(fixturenames: Iterable[str], marker_args: tuple[str, ...] | None) -> set[str]:
-    """The kinds a check exercises: its ``exercises(...)`` mark, else the fixtures it takes."""
+    """The kinds a check exercises: its ``exercises(...)`` mark, else the fixtures it takes
+    (a kind's fixture, or ``call_subject`` for the module kind)."""
     if marker_args is not None:
         return set(marker_args)
     names = set(fixturenames)
-    return {info.name for info in layers.registry().values() if info.fixture in names}
+    kinds = {info.name for info in layers.registry().values() if info.fixture in names}
+    return kinds | ({MODULE} if "call_subject" in names else set())

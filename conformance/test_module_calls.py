@@ -42,14 +42,8 @@ from conformance.assertions import assert_close, assert_equal, assert_shape, fai
 from conformance.modes import Mode
 from conformance.oracle.hooks import Hook, firing_order
 from conformance.seeding import SEEDS, seeded
-from conformance.support.subjects import Drawn, ModelSubject, Subject, flat_outputs
+from conformance.support.subjects import Drawn, Subject, flat_outputs
 from conformance.tolerances import tf32
-
-
-@pytest.fixture(scope="session")
-def call_subject() -> Subject:
-    """The modules these checks call (small nested models; a user's via the Python API)."""
-    return ModelSubject()
 
 
 def _eager(drawn: Drawn, args: tuple[torch.Tensor, ...] | None = None) -> tuple[Any, ...]:

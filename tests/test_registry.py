@@ -56,11 +56,18 @@ def test_the_kits_own_kinds_are_registered():
 
 def test_check_layer_runs_the_generic_checks_on_a_registered_kind(scale_registered):
     report = conformance.check_layer("scale", custom_kind.Scale, **FAST)
-    assert set(report.passed) == {
+    assert not report.failures
+    assert {
         "test_registered_layers::test_layer_matches_reference[cpu-scale-float32]",
         "test_registered_layers::test_layer_has_declared_parameters[cpu-scale]",
         "test_registered_layers::test_layer_rejects_error_inputs[cpu-scale-float32]",
         "test_registered_layers::test_layer_sees_in_place_parameter_updates[cpu-scale-float32]",
+        "test_module_contract::test_state_dict_round_trips[cpu-scale]",
+    } <= set(report.passed)
+    # Exactly the generic checks and the module contract: the kind has no suite of its own.
+    assert {i.split("::")[0] for i in report.passed} == {
+        "test_registered_layers",
+        "test_module_contract",
     }
     with pytest.raises(ConformanceError) as info:
         conformance.check_layer("scale", ScaleIgnoresBias, **FAST)
@@ -157,7 +164,7 @@ def test_a_kind_registered_by_entry_point_is_a_target(project):
     )
     good = _run(project, "--target", "scale=custom_kind:Scale")
     assert "scale (custom_kind.Scale)" in good.stdout.str()
-    good.assert_outcomes(passed=4)
+    good.assert_outcomes(passed=4)  # the generic checks' module only
     bad = _run(project, "--target", "scale=faulty:IgnoresBias")
     bad.assert_outcomes(passed=2, failed=2)
     assert "test_layer_matches_reference[cpu-scale-float32]" in bad.stdout.str()

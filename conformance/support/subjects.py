@@ -9,8 +9,9 @@ Python API (:class:`FactorySubject`).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from hypothesis import strategies as st
@@ -27,11 +28,16 @@ def flat_outputs(out: Any) -> tuple[torch.Tensor, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class Drawn:
-    """A module under test, positional inputs for it, and a few words naming both."""
+    """A module under test, positional inputs for it, and a few words naming both.
+
+    ``rebuild(seed)`` builds another module of the same configuration from another
+    seed (for state-dict and copy checks: same structure, other values).
+    """
 
     module: nn.Module
-    args: tuple[torch.Tensor, ...]
+    args: tuple[Any, ...]
     context: str
+    rebuild: Callable[[int], nn.Module] | None = None
 
 
 class Subject:
@@ -63,12 +69,16 @@ class ModelSubject(Subject):
 
     def draw(self, data: st.DataObject, device: torch.device, dtype: torch.dtype) -> Drawn:
         config = data.draw(model_configs(), label="config")
-        with seeded(data.draw(SEEDS, label="seed"), device):
-            module = config.build(dtype=dtype, device=device)
+
+        def build(seed: int) -> nn.Module:
+            with seeded(seed, device):
+                return config.build(dtype=dtype, device=device)
+
+        module = build(data.draw(SEEDS, label="seed"))
         batch = data.draw(st.integers(1, 3), label="batch")
         shape = (batch, config.in_features)
         x = data.draw(tensors(shape=shape, dtype=dtype, device=device), label="x")
-        return Drawn(module, (x,), f"{config}, x.shape={shape}")
+        return Drawn(module, (x,), f"{config}, x.shape={shape}", build)
 
     def __repr__(self) -> str:
         return "ModelSubject()"
@@ -89,8 +99,11 @@ class FactorySubject(Subject):
         self.name = name or getattr(factory, "__qualname__", repr(factory))
 
     def draw(self, data: st.DataObject, device: torch.device, dtype: torch.dtype) -> Drawn:
-        with seeded(data.draw(SEEDS, label="seed"), device):
-            module = self.factory().to(device=device, dtype=dtype)
+        def build(seed: int) -> nn.Module:
+            with seeded(seed, device):
+                return self.factory().to(device=device, dtype=dtype)
+
+        module = build(data.draw(SEEDS, label="seed"))
         args = tuple(
             data.draw(
                 tensors(shape=shape, dtype=dtype, device=device),
@@ -99,7 +112,35 @@ class FactorySubject(Subject):
             for i, shape in enumerate(self.input_shapes)
         )
         shapes = ", ".join(str(s) for s in self.input_shapes)
-        return Drawn(module, args, f"{self.name}() on inputs of shape {shapes}")
+        return Drawn(module, args, f"{self.name}() on inputs of shape {shapes}", build)
 
     def __repr__(self) -> str:
         return f"FactorySubject({self.name})"
+
+
+class KindSubject(Subject):
+    """A registered layer kind (:mod:`conformance.layers`): a drawn config built with
+    ``implementation`` from a drawn seed, inputs from the kind's input strategy."""
+
+    def __init__(self, info: Any, implementation: Callable[..., nn.Module]) -> None:
+        self.info = info
+        self.implementation = implementation
+
+    def draw(self, data: st.DataObject, device: torch.device, dtype: torch.dtype) -> Drawn:
+        info = self.info
+        config = data.draw(info.configs(dtype, device), label="config")
+
+        def build(seed: int) -> nn.Module:
+            with seeded(seed, device), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Initializing zero-element tensors is a no-op")
+                return cast(nn.Module, config.build(self.implementation))
+
+        module = build(data.draw(SEEDS, label="seed"))
+        args = data.draw(info.inputs(config, dtype, device), label="inputs")
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
+        impl = getattr(self.implementation, "__qualname__", repr(self.implementation))
+        return Drawn(module, tuple(args), f"{info.name}={impl}, {config!r}, inputs {shapes}", build)
+
+    def __repr__(self) -> str:
+        impl = getattr(self.implementation, "__qualname__", repr(self.implementation))
+        return f"KindSubject({self.info.name}={impl})"
