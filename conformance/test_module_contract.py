@@ -219,15 +219,16 @@ def test_copies_and_saved_state_compute_the_same(
 def test_parameters_agree_with_state_dict_and_gradients(
     data: st.DataObject, device: torch.device, contract_subject: Subject
 ) -> None:
-    """``named_parameters()`` and ``named_buffers()`` are the state dict's tensors (the
-    same objects), no tensor is listed twice by ``parameters()``;
+    """``named_parameters()`` and the persistent ``named_buffers()`` are the state
+    dict's tensors (the same objects), no tensor is listed twice by ``parameters()``;
     ``requires_grad_(False)`` leaves the output without a graph and ``zero_grad()``
     leaves every ``.grad`` None."""
     drawn = _draw(data, contract_subject, device)
     module, ctx = drawn.module, drawn.context
     state = module.state_dict(keep_vars=True)
+    persistent = _persistent_keys(module)
     for name, t in [*module.named_parameters(), *module.named_buffers()]:
-        if name not in state or state[name] is not t:
+        if name in persistent and (name not in state or state[name] is not t):
             fail(f"{name} is not the state dict's tensor of that name", ctx)
     params = list(module.parameters())
     if len({id(p) for p in params}) != len(params):
