@@ -39,9 +39,13 @@ _PREVIOUS = pytest.StashKey["tuple[str, tuple[str, ...] | None]"]()
 _TARGETS = pytest.StashKey["dict[str, Any]"]()
 _MODES = pytest.StashKey["tuple[Any, ...]"]()
 _MODULE_INPUTS = pytest.StashKey["tuple[tuple[int, ...], ...]"]()
+#: The report attribute carrying a test's device/dtype/mode/target to the
+#: process that summarises (the xdist controller).
+_FIELDS_ATTRIBUTE = "conformance_fields"
 _COMPILE_MAX_EXAMPLES = pytest.StashKey[int]()
 _THREADS_BEFORE = pytest.StashKey[int]()
 _MODE_PLUGIN_NAME = "torch_nn_conformance_modes"
+_RAN_PLUGIN_NAME = "torch_nn_conformance_ran"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -57,6 +61,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Devices to run the conformance checks on: cpu, cuda, cuda:N, mps, meta. "
         "Repeatable or comma-separated. Default: every available device (meta only "
         "when named). A named device that is unavailable is reported as skipped.",
+    )
+    group.addoption(
+        "--conformance-require-devices",
+        action="store_true",
+        default=False,
+        help="Make a --device that is not available here a usage error instead of a "
+        "skip (for CI jobs that exist to test that device).",
     )
     group.addoption(
         "--dtype",
@@ -218,8 +229,17 @@ def activate(config: pytest.Config) -> None:
             resolve_dtype(dt, "--dtype")
     except InvalidArgument as e:
         raise pytest.UsageError(str(e).replace("device=", "--device=")) from None
+    if config.getoption("conformance_require_devices", False):
+        unavailable = [p for p in device_params(config) if p.skip]
+        if unavailable:
+            raise pytest.UsageError(
+                "--conformance-require-devices: "
+                + "; ".join(f"--device {p.value}: {p.skip}" for p in unavailable)
+            )
     _configure_modes(config)
     _configure_targets(config)
+    if not hasattr(config, "workerinput"):  # where reports arrive
+        config.pluginmanager.register(_RanRecorder(config), _RAN_PLUGIN_NAME)
     _share_cores_between_workers(config)
 
 
@@ -670,6 +690,66 @@ def _selection_lines(config: pytest.Config) -> list[str]:
         ]
         lines.append(f"conformance modes: {'; '.join(described)}")
     return lines
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if _is_active(item.config) and call.when == "call":
+        from conformance.node_ids import item_fields
+
+        setattr(report, _FIELDS_ATTRIBUTE, item_fields(item))
+    return report
+
+
+class _RanRecorder:
+    """Records the fields of each test that ran, where reports arrive (the only
+    process, or the xdist controller), and names in the summary each requested
+    device, dtype and target none of them had (:mod:`conformance.requested`)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.ran: list[dict[str, str | None]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        fields = getattr(report, _FIELDS_ATTRIBUTE, None)
+        if fields is not None and report.when == "call":
+            self.ran.append(fields)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from conformance.requested import never_ran
+
+        missing = never_ran(_requested(self.config), self.ran)
+        if not missing:
+            return
+        terminalreporter.section(
+            "conformance: requested but never run", sep="!", red=True, bold=True
+        )
+        for field, values in missing.items():
+            for value in values:
+                terminalreporter.line(
+                    f"--{field} {value}: no check ran for it (every test with it was skipped, "
+                    "deselected or never parametrised over it); this run says nothing about it",
+                    red=True,
+                )
+
+
+def _requested(config: pytest.Config) -> dict[str, list[str]]:
+    from strategies.devices import parse_device
+
+    requested: dict[str, list[str]] = {}
+    devices = split(config.getoption("device"))
+    if devices:
+        requested["device"] = list(dict.fromkeys(parse_device(d) for d in devices))
+    dtypes = split(config.getoption("dtype"))
+    if dtypes:
+        from conformance.selection import dtype_name
+
+        requested["dtype"] = list(dict.fromkeys(dtype_name(d, "--dtype") for d in dtypes))
+    targets = selected_targets(config)
+    if targets:
+        requested["target"] = [str(t) for t in targets.values()]
+    return requested
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
