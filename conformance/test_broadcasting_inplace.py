@@ -11,10 +11,12 @@ elements share memory -- is refused as well: torch raises rather than write
 an ill-defined result (``assert_no_internal_overlap`` in
 aten/src/ATen/MemoryOverlap.cpp; the ``Tensor.expand`` docs warn against it).
 
-Known departure (torch 2.13.0): on ``meta``, ``pow_`` and the comparisons'
-in-place forms resize a target that is too small to the broadcast shape
-(with a deprecation warning from torch/_prims_common/wrappers.py) where the
-CPU raises, so ``test_inplace_op_follows_broadcast_rule[meta-pow_]`` fails.
+Known departure (torch 2.13.0): on ``meta``, ``pow_``, ``floor_divide_`` and
+the comparisons' in-place forms resize a target that is too small to the
+broadcast shape (with a deprecation warning from
+torch/_prims_common/wrappers.py) where the CPU raises, so
+``test_inplace_op_follows_broadcast_rule[meta-pow_]`` and
+``[meta-floor_divide_]`` fail (listed in known_deviations.toml).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ Semantics pinned down (https://pytorch.org/docs/stable/notes/broadcasting.html):
 * its dtype is the one the documented promotion rule gives (comparisons and
   logical ops return bool, true division promotes integers to the default
   float dtype);
-* the operator forms (``x * y``, ``x < y``, ...) are the function forms;
+* the operator, method and in-place forms (``x * y``, ``x.mul(y)``,
+  ``x.mul_(y)``, ``x *= y``) compute what the function does;
 * operands whose shapes do not broadcast raise ``RuntimeError``;
 * multiplying a weight by a scalar, a pruning mask or per-channel scales
   (``scales.view(C, 1, 1)``) scales each element as written.
@@ -24,7 +25,7 @@ is what gets checked.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,37 +45,30 @@ from conformance.oracle import to_float64
 from conformance.oracle.broadcasting import broadcast_shapes
 from conformance.support.ops import (
     BROADCAST_OPS,
+    INPLACE_FORMS,
     OP_DTYPES,
     Arg,
     BroadcastOp,
+    accepts,
     assert_matches_reference,
+    call_form,
     conflicting_shapes,
     describe,
     draw_args,
     expected_dtype,
+    forms,
     op_id,
     operand_names,
     reference,
     returned,
     shape_of,
+    spell,
 )
 from strategies import (
     tensors,
 )
 
 # -- The checks ----------------------------------------------------------------
-
-
-def _forms(op: BroadcastOp, args: Sequence[Arg]) -> list[tuple[str, Callable[[], Any]]]:
-    """The spellings of ``op`` that accept ``args``: ``torch.<name>(...)`` unless a
-    Python number sits where the function takes none, and the operator."""
-    scalar_at = [i for i, a in enumerate(args) if not isinstance(a, torch.Tensor)]
-    forms: list[tuple[str, Callable[[], Any]]] = []
-    if all(i in op.scalar_positions for i in scalar_at):
-        forms.append((f"torch.{op.name}", functools.partial(op, *args)))
-    if op.operator is not None:
-        forms.append(("operator", functools.partial(op.operator, *args)))
-    return forms
 
 
 @pytest.mark.dtypes(*OP_DTYPES)
@@ -85,50 +79,92 @@ def test_op_matches_numpy(
 ) -> None:
     """``op`` on broadcastable operands (tensors of any layout, 0-d tensors, a
     Python number) has the broadcast shape, the promoted dtype and NumPy's
-    float64 values within the dtype's elementwise tolerance -- through
-    ``torch.<op>`` and through its operator alike.
+    float64 values within the dtype's elementwise tolerance, in each form a
+    user writes it (:data:`~conformance.support.ops.FORMS`, one drawn per
+    example): ``torch.mul(x, y)``, ``x * y``, ``x.mul(y)``, and where ``x``
+    keeps its shape and can hold the result, ``x.mul_(y)`` and ``x *= y``,
+    which write into ``x`` (its dtype) and return ``x`` itself.
 
-    The operator is the function exactly when the tensor is on the left
-    (``x * y`` calls ``torch.mul``). A number on the left goes through Python's
-    reflected operator, checked against NumPy only: ``2 / y`` is computed as
+    Every form with a tensor first is the function to the bit (``x * y``
+    calls ``torch.mul``; ``x.mul_(y)`` writes ``torch.mul(x, y)`` cast to
+    ``x.dtype``). A number on the left goes through Python's reflected
+    operator, checked against NumPy only: ``2 / y`` is computed as
     ``y.reciprocal() * 2`` (``Tensor.__rdiv__`` in torch/_tensor.py), one
-    rounding more than ``torch.div(2, y)``.
+    rounding more than ``torch.div(2, y)``. ``maximum`` and ``minimum`` meet
+    NaN and infinities in either operand: NaN propagates (their docs).
     """
+    check_forms(data, op, dtype, device)
+
+
+#: The integer dtypes floor division is checked on (signed: its rounding shows
+#: on negative quotients), and the op.
+INTEGER_DIVISION_DTYPES = ("int8", "int64")
+FLOOR_DIVIDE = next(op for op in BROADCAST_OPS if op.name == "floor_divide")
+
+
+@pytest.mark.dtypes(*INTEGER_DIVISION_DTYPES)
+@given(data=st.data())
+def test_integer_floor_divide_matches_numpy(
+    data: st.DataObject, device: torch.device, dtype: torch.dtype
+) -> None:
+    """On integer tensors (and Python ints), ``torch.floor_divide(x, y)``, ``x // y``,
+    ``x.floor_divide(y)``, ``x.floor_divide_(y)`` and ``x //= y`` round the quotient
+    down, toward -inf, as Python's ``//`` and ``np.floor_divide`` do -- ``-7 // 2 ==
+    -4`` -- with the promoted integer dtype (the ``torch.floor_divide`` docs;
+    before torch 1.13 it truncated toward zero, pytorch#43874). Divisors are
+    never 0 (integer division by zero raises)."""
+    check_forms(data, FLOOR_DIVIDE, dtype, device)
+
+
+def check_forms(
+    data: st.DataObject, op: BroadcastOp, dtype: torch.dtype, device: torch.device
+) -> None:
+    """Draws operands of ``dtype`` and one form of ``op``; checks the result's shape,
+    dtype and values against NumPy, and against the function to the bit."""
     # The operator also takes a number on the left, where the function may not.
     positions = (0, 1) if op.operator is not None else op.scalar_positions
     args = draw_args(data, op, dtype, device, scalar_positions=positions)
-    context = describe(op.name, args, operand_names(op))
-    shape = broadcast_shapes(*map(shape_of, args))
-    dtype_ = expected_dtype(op, args)
-    expected = reference(op, args)
-    results = {}
-    for form, call in _forms(op, args):
-        results[form] = result = returned(call, form, context)
-        assert_shape(form, result.shape, shape, context)
-        assert_dtype(form, result.dtype, dtype_, context)
-        assert_matches_reference(form, result, expected, context)
-    if len(results) == 2 and isinstance(args[0], torch.Tensor):
-        function_result, operator_result = results.values()
-        assert_equal(
-            f"operator (against torch.{op.name})", operator_result, function_result, context
-        )
+    names = operand_names(op)
+    context = describe(op.name, args, names)
+    form = data.draw(st.sampled_from(forms(op, args)), label="form")
+    what = f"{form} {spell(op, form, names)}"
+    target = args[0].clone() if form in INPLACE_FORMS else None  # type: ignore[union-attr]
+    # In place: into a copy, so that the function below sees the operands as drawn.
+    operands = list(args) if target is None else [target, *args[1:]]
+    result = returned(lambda: call_form(op, form, operands), what, context)
+    if target is not None and result is not target:
+        fail(f"{what} returned a new tensor, but should return x itself", context)
+    assert_shape(what, result.shape, broadcast_shapes(*map(shape_of, args)), context)
+    dtype_ = expected_dtype(op, args) if target is None else target.dtype
+    assert_dtype(what, result.dtype, dtype_, context)
+    assert_matches_reference(what, result, reference(op, args), context)
+    if form != "function" and accepts(op, "function", args) and isinstance(args[0], torch.Tensor):
+        function = spell(op, "function", names)
+        function_result = returned(lambda: op(*args), function, context)
+        assert_equal(f"{what} (against {function})", result, function_result.to(dtype_), context)
 
 
 @pytest.mark.supports_meta
 @given(data=st.data())
 def test_ops_reject_non_broadcastable_shapes(data: st.DataObject, device: torch.device) -> None:
     """Operands whose shapes do not broadcast raise ``RuntimeError`` from every op
-    in the table, function and operator alike, whatever the sizes: ``(2,)``
-    against ``(0,)`` conflicts as much as ``(2,)`` against ``(3,)``."""
+    in the table, in every form (function, operator, method, in place), whatever
+    the sizes: ``(2,)`` against ``(0,)`` conflicts as much as ``(2,)`` against ``(3,)``."""
     op = data.draw(st.sampled_from(BROADCAST_OPS), label="op")
     conflict = data.draw(conflicting_shapes(op.arity), label="shapes")
     args = [
         torch.zeros(shape, dtype=op.dtype_of(i, torch.float32), device=device)
         for i, shape in enumerate(conflict.input_shapes)
     ]
-    context = describe(op.name, args, operand_names(op))
-    for form, call in _forms(op, args):
-        assert_raises(RuntimeError, call, what=form, context=context)
+    names = operand_names(op)
+    context = describe(op.name, args, names)
+    for form in forms(op, args, check_shapes=False):
+        assert_raises(
+            RuntimeError,
+            functools.partial(call_form, op, form, args),
+            what=f"{form} {spell(op, form, names)}",
+            context=context,
+        )
 
 
 # -- Weights scaled as people write it -----------------------------------------

@@ -38,7 +38,8 @@ META = torch.device("meta")
 
 # The originals, captured before any patch, for the faulty versions to call.
 _add, _div, _mul, _matmul = torch.add, torch.div, torch.mul, torch.matmul
-_sub_operator = torch.Tensor.__sub__
+_sub, _floor_divide = torch.sub, torch.floor_divide
+_sub_operator, _mul_operator = torch.Tensor.__sub__, torch.Tensor.__mul__
 
 
 def _op(name: str) -> ops_suite.BroadcastOp:
@@ -96,6 +97,37 @@ def _mul_with_backward(reduce: Callable[[torch.Tensor, torch.Size], torch.Tensor
             return reduce(grad * y, x.shape), reduce(grad * x, y.shape)
 
     return lambda x, y: Mul.apply(x, y)
+
+
+def _mul_operator_with_backward(
+    reduce: Callable[[torch.Tensor, torch.Size], torch.Tensor],
+) -> Callable[[torch.Tensor, Any], Any]:
+    """``Tensor.__mul__`` (``x * y``) through :func:`_mul_with_backward`: ``torch.mul``,
+    ``x.mul(y)`` and ``x.mul_(y)`` stay right, only the operator's backward is off."""
+    faulty = _mul_with_backward(reduce)
+
+    def mul(self: torch.Tensor, other: Any) -> Any:
+        if isinstance(other, torch.Tensor):
+            return faulty(self, other)
+        return _mul_operator(self, other)
+
+    return mul
+
+
+def imul_out_of_place(self: torch.Tensor, other: Any) -> torch.Tensor:
+    """``x *= y`` that rebinds ``x`` to a new tensor instead of writing into it:
+    another reference to the tensor (a parameter, a view) never sees the update."""
+    return _mul(self, other)
+
+
+def sub_method_swapped(self: torch.Tensor, other: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """``x.sub(y)`` computed as ``y - x`` (the function and the operator are right)."""
+    return _sub(other, self, *args, **kwargs)
+
+
+def truncating_floor_divide(x: Any, y: Any) -> torch.Tensor:
+    """``floor_divide`` rounding toward zero (``-7 // 2 == -3``), as torch did before 1.13."""
+    return _div(x, y, rounding_mode="trunc")
 
 
 def _unreduced(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -305,6 +337,11 @@ PLANTED = [
         grad_suite.test_broadcast_grad_is_reduced,
         {**F32, "op": _grad_op("mul")},
         Fault("mean-reduced", (Patch(torch, "mul", _mul_with_backward(_mean_reduced)),), ".grad"),
+        Fault(
+            "operator-mean-reduced",
+            (Patch(torch.Tensor, "__mul__", _mul_operator_with_backward(_mean_reduced)),),
+            "(x * y).backward(g)",
+        ),
     ),
     *rows(
         inplace_suite.test_inplace_op_follows_broadcast_rule,
@@ -343,13 +380,35 @@ PLANTED = [
     *rows(
         ops_suite.test_op_matches_numpy,
         {**F32, "op": _op("pow")},
-        Fault("exp-log-pow", (Patch(torch, "pow", fast_pow),), "torch.pow"),
+        Fault("exp-log-pow", (Patch(torch, "pow", fast_pow),), "=nan, but should be"),
     ),
     *rows(
         ops_suite.test_op_matches_numpy,
         {**F32, "op": _op("sub")},
         Fault(
             "swapped-operator", (Patch(torch.Tensor, "__sub__", swapped_sub_operator),), "operator"
+        ),
+        Fault("swapped-method", (Patch(torch.Tensor, "sub", sub_method_swapped),), "x.sub(y)"),
+    ),
+    *rows(
+        ops_suite.test_integer_floor_divide_matches_numpy,
+        {"device": CPU, "dtype": torch.int8},
+        Fault(
+            "truncating",
+            (
+                Patch(torch, "floor_divide", truncating_floor_divide),
+                Patch(torch.Tensor, "__floordiv__", truncating_floor_divide),
+            ),
+            "but should be",
+        ),
+    ),
+    *rows(
+        ops_suite.test_op_matches_numpy,
+        {**F32, "op": _op("mul")},
+        Fault(
+            "imul-out-of-place",
+            (Patch(torch.Tensor, "__imul__", imul_out_of_place),),
+            "x *= y returned a new tensor",
         ),
     ),
     *rows(

@@ -923,14 +923,10 @@ FAULTS = [
       matmul.test_matmul_matches_numpy, "matmul-tf32-by-default"),
     H("pytorch/pytorch#25016", "torch.max(x, y) as a < b ? b : a: NaN kept or dropped by operand "
       "order (MPS again: #143976)", _plant_maximum_by_comparison, ops.test_op_matches_numpy,
-      "maximum-nan-by-order", params=(("op", "maximum"),),
-      survivor="operands never hold NaN: test_op_matches_numpy needs NaN (and ±inf) operands "
-      "for maximum/minimum, against np.maximum/np.minimum"),
+      "maximum-nan-by-order", params=(("op", "maximum"),)),
     H("pytorch/pytorch#43874", "floor_divide and // rounded toward zero, not down, for negative "
       "operands", _plant_truncating_floor_divide, ops.test_op_matches_numpy,
-      "floor-divide-truncates", params=(("op", "div"),),
-      survivor="no check calls floor_divide: BROADCAST_OPS needs floor_divide (and the // "
-      "operator) against np.floor_divide, negative operands included"),
+      "floor-divide-truncates", params=(("op", "floor_divide"),)),
     # Linear
     H("pytorch/pytorch#71774", "matmul/addmm with inner dim 0 returned uninitialised memory "
       "(int64 matmul, float16 addmm_decomposed)", _linear(InnerZeroUninitialised),

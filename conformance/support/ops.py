@@ -5,13 +5,17 @@ its torch name (resolved when called, so a patched implementation is what
 gets checked), its operator and in-place forms, the NumPy reference, where
 Python numbers may stand and which operand values are legal. The suites
 ``test_broadcasting_*`` are generic over the table; the draw helpers here
-(:func:`draw_args`, :func:`describe`, :func:`returned`) are theirs too.
+(:func:`draw_args`, :func:`describe`, :func:`returned`) are theirs too, and
+so are the spellings a user writes (:data:`FORMS`: ``torch.mul(x, y)``,
+``x * y``, ``x.mul(y)``, ``x.mul_(y)``, ``x *= y``; :func:`forms`,
+:func:`call_form`, :func:`spell`), which the checks draw one of per example.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -26,9 +30,11 @@ from conformance.assertions import (
     fail,
 )
 from conformance.oracle import to_float64
+from conformance.oracle.broadcasting import broadcasts_in_place
 from conformance.oracle.promotion import (
     Operand,
     Priority,
+    can_cast,
     result_type,
     scalar_dtype,
     true_divide_dtype,
@@ -73,9 +79,14 @@ def _anything(position: int, dtype: torch.dtype) -> st.SearchStrategy[Any]:
 @functools.cache
 def _divisor(position: int, dtype: torch.dtype) -> st.SearchStrategy[Any]:
     """Divisors at least 1/4 in size, so that no quotient overflows float16, or
-    exactly ±0, where IEEE division gives ±inf or NaN in NumPy and torch alike."""
-    if position == 0 or not dtype.is_floating_point:
+    exactly ±0, where IEEE division gives ±inf or NaN in NumPy and torch alike.
+    Integer divisors are never 0 (integer division by zero raises)."""
+    if position == 0 or dtype == torch.bool:
         return default_elements(dtype)
+    if not dtype.is_floating_point:
+        info = torch.iinfo(dtype)
+        positive = st.integers(1, min(100, info.max))
+        return positive | st.integers(max(-100, info.min), -1) if info.min < 0 else positive
     return _magnitudes(0.25, 100.0, dtype) | st.sampled_from([0.0, -0.0])
 
 
@@ -90,6 +101,20 @@ def _power(position: int, dtype: torch.dtype) -> st.SearchStrategy[Any]:
     if position == 0:
         return _magnitudes(0.25, 4.0, dtype) | st.just(0.0)
     return st.floats(-3.0, 3.0, width=float_width(dtype))
+
+
+#: The IEEE special values, which NumPy and torch treat alike in maximum/minimum.
+_SPECIAL_FLOATS = st.sampled_from([math.nan, math.inf, -math.inf])
+
+
+@functools.cache
+def _with_nan(position: int, dtype: torch.dtype) -> st.SearchStrategy[Any]:
+    """Finite values, and NaN and +-inf in either position: ``maximum`` and
+    ``minimum`` propagate a NaN whichever operand holds it (their docs), and
+    an implementation as ``a < b ? b : a`` keeps or drops it by the order
+    (pytorch#25016, #143976)."""
+    finite = default_elements(dtype)
+    return finite | _SPECIAL_FLOATS if dtype.is_floating_point else finite
 
 
 @functools.cache
@@ -112,7 +137,11 @@ class BroadcastOp:
     the operands that may be Python numbers in the function form;
     ``result`` is ``"promoted"``, ``"bool"`` or ``"true_divide"``; with
     ``condition=True`` operand 0 is a bool mask that takes no part in
-    promotion (``torch.where``). ``inplace`` names the in-place method.
+    promotion (``torch.where``). ``inplace`` names the in-place method;
+    ``symbol`` spells the operator (``"*"``) and ``inplace_operator`` is its
+    augmented assignment (``operator.imul``, ``x *= y``), where Python has one.
+    ``method_self`` is the operand a method is called on (``x.where(condition,
+    y)``: operand 1). :func:`forms` lists the spellings a user writes.
     """
 
     name: str
@@ -124,6 +153,9 @@ class BroadcastOp:
     arity: int = 2
     condition: bool = False
     inplace: str | None = None
+    symbol: str | None = None
+    inplace_operator: Callable[[Any, Any], Any] | None = None
+    method_self: int = 0
 
     def __call__(self, *args: Any) -> Any:
         return getattr(torch, self.name)(*args)
@@ -139,35 +171,55 @@ class BroadcastOp:
 
 
 def _comparison(
-    name: str, reference: Callable[..., Any], op: Callable[[Any, Any], Any]
+    name: str, reference: Callable[..., Any], op: Callable[[Any, Any], Any], symbol: str
 ) -> BroadcastOp:
-    return BroadcastOp(name, reference, op, result="bool", inplace=f"{name}_")
+    return BroadcastOp(name, reference, op, result="bool", inplace=f"{name}_", symbol=symbol)
+
+
+def _arithmetic(
+    name: str,
+    reference: Callable[..., Any],
+    symbol: str,
+    op: Callable[[Any, Any], Any],
+    inplace_op: Callable[[Any, Any], Any],
+    **options: Any,
+) -> BroadcastOp:
+    """An op with an operator, its augmented assignment and an in-place method,
+    that takes a Python number on either side."""
+    return BroadcastOp(
+        name,
+        reference,
+        op,
+        scalar_positions=(0, 1),
+        inplace=f"{name}_",
+        symbol=symbol,
+        inplace_operator=inplace_op,
+        **options,
+    )
 
 
 BROADCAST_OPS: tuple[BroadcastOp, ...] = (
-    BroadcastOp("add", np.add, operator.add, scalar_positions=(0, 1), inplace="add_"),
-    BroadcastOp("sub", np.subtract, operator.sub, scalar_positions=(0, 1), inplace="sub_"),
-    BroadcastOp("mul", np.multiply, operator.mul, scalar_positions=(0, 1), inplace="mul_"),
-    BroadcastOp(
+    _arithmetic("add", np.add, "+", operator.add, operator.iadd),
+    _arithmetic("sub", np.subtract, "-", operator.sub, operator.isub),
+    _arithmetic("mul", np.multiply, "*", operator.mul, operator.imul),
+    _arithmetic(
         "div",
         np.true_divide,
+        "/",
         operator.truediv,
+        operator.itruediv,
         domain=_divisor,
-        scalar_positions=(0, 1),
         result="true_divide",
-        inplace="div_",
     ),
-    BroadcastOp("maximum", np.maximum, scalar_positions=()),
-    BroadcastOp("minimum", np.minimum, scalar_positions=()),
-    BroadcastOp(
-        "pow", np.power, operator.pow, domain=_power, scalar_positions=(0, 1), inplace="pow_"
-    ),
-    _comparison("eq", np.equal, operator.eq),
-    _comparison("ne", np.not_equal, operator.ne),
-    _comparison("lt", np.less, operator.lt),
-    _comparison("le", np.less_equal, operator.le),
-    _comparison("gt", np.greater, operator.gt),
-    _comparison("ge", np.greater_equal, operator.ge),
+    BroadcastOp("maximum", np.maximum, domain=_with_nan, scalar_positions=()),
+    BroadcastOp("minimum", np.minimum, domain=_with_nan, scalar_positions=()),
+    _arithmetic("pow", np.power, "**", operator.pow, operator.ipow, domain=_power),
+    _comparison("eq", np.equal, operator.eq, "=="),
+    _comparison("ne", np.not_equal, operator.ne, "!="),
+    _comparison("lt", np.less, operator.lt, "<"),
+    _comparison("le", np.less_equal, operator.le, "<="),
+    _comparison("gt", np.greater, operator.gt, ">"),
+    _comparison("ge", np.greater_equal, operator.ge, ">="),
     BroadcastOp(
         "logical_and", np.logical_and, scalar_positions=(), result="bool", inplace="logical_and_"
     ),
@@ -178,6 +230,16 @@ BROADCAST_OPS: tuple[BroadcastOp, ...] = (
         scalar_positions=(1, 2),
         arity=3,
         condition=True,
+        method_self=1,
+    ),
+    # Appended last: the ids and draws of the ops above stay as they were.
+    _arithmetic(
+        "floor_divide",
+        np.floor_divide,
+        "//",
+        operator.floordiv,
+        operator.ifloordiv,
+        domain=_divisor,
     ),
 )
 
@@ -357,3 +419,76 @@ INPLACE_OPS = tuple(op for op in BROADCAST_OPS if op.inplace and op.result != "b
 
 def inplace_id(op: BroadcastOp) -> str:
     return str(op.inplace)
+
+
+# -- The spellings of an op -----------------------------------------------------
+
+#: The ways a user writes an op, in the order a failing example shrinks to:
+#: ``torch.mul(x, y)``, ``x * y``, ``x.mul(y)``, ``x.mul_(y)``, ``x *= y``.
+FORMS: tuple[str, ...] = ("function", "operator", "method", "in-place method", "in-place operator")
+INPLACE_FORMS = frozenset({"in-place method", "in-place operator"})
+
+
+def accepts(op: BroadcastOp, form: str, args: Sequence[Arg], *, check_shapes: bool = True) -> bool:
+    """Whether ``form`` of ``op`` takes ``args``: the function takes Python numbers
+    only where its signature does; the operator needs one (a number on the left
+    goes through the reflected operator); a method needs a tensor to be called on;
+    an in-place form needs a tensor target that keeps its shape (with
+    ``check_shapes``) and can hold the promoted dtype (``can_cast``)."""
+    tensor_at = [isinstance(a, torch.Tensor) for a in args]
+    if form == "function":
+        return all(tensor_at[i] or i in op.scalar_positions for i in range(len(args)))
+    if form == "operator":
+        return op.operator is not None
+    if form == "method":
+        return tensor_at[op.method_self]
+    if form in INPLACE_FORMS:
+        spelled = op.inplace if form == "in-place method" else op.inplace_operator
+        if spelled is None or not tensor_at[0]:
+            return False
+        target = args[0]
+        assert isinstance(target, torch.Tensor)
+        if check_shapes and not broadcasts_in_place(target.shape, shape_of(args[1])):
+            return False
+        return can_cast(expected_dtype(op, args), target.dtype)
+    raise ValueError(f"form={form!r} is not one of {FORMS}")
+
+
+def forms(op: BroadcastOp, args: Sequence[Arg], *, check_shapes: bool = True) -> tuple[str, ...]:
+    """The forms of ``op`` that take ``args`` (:func:`accepts`), in :data:`FORMS` order."""
+    return tuple(f for f in FORMS if accepts(op, f, args, check_shapes=check_shapes))
+
+
+def call_form(op: BroadcastOp, form: str, args: Sequence[Arg]) -> Any:
+    """``op`` on ``args``, spelled as ``form``; torch is looked up as it runs. An
+    in-place form writes into ``args[0]`` (pass a copy to keep the original)."""
+    if form == "function":
+        return op(*args)
+    if form == "operator":
+        assert op.operator is not None
+        return op.operator(*args)
+    if form == "method":
+        self_ = args[op.method_self]
+        rest = [a for i, a in enumerate(args) if i != op.method_self]
+        return getattr(self_, op.name)(*rest)
+    if form == "in-place method":
+        return getattr(args[0], str(op.inplace))(*args[1:])
+    if form == "in-place operator":
+        assert op.inplace_operator is not None
+        return op.inplace_operator(*args)
+    raise ValueError(f"form={form!r} is not one of {FORMS}")
+
+
+def spell(op: BroadcastOp, form: str, names: Sequence[str]) -> str:
+    """How ``form`` of ``op`` reads in code: ``"x * y"``, ``"x.where(condition, y)"``."""
+    names = list(names[: op.arity])
+    if form == "function":
+        return f"torch.{op.name}({', '.join(names)})"
+    if form == "operator":
+        return f"{names[0]} {op.symbol} {names[1]}"
+    if form == "method":
+        rest = [n for i, n in enumerate(names) if i != op.method_self]
+        return f"{names[op.method_self]}.{op.name}({', '.join(rest)})"
+    if form == "in-place method":
+        return f"{names[0]}.{op.inplace}({', '.join(names[1:])})"
+    return f"{names[0]} {op.symbol}= {names[1]}"
