@@ -521,10 +521,7 @@ def check_layer(
     :class:`ConformanceError` listing each failing check with its shrunk
     example; returns a :class:`CheckReport` otherwise.
     """
-    return _check_kind(
-        f"check_layer({kind!r}, {_describe(factory)})",
-        kind,
-        factory,
+    run = _options(
         devices=devices,
         dtypes=dtypes,
         max_examples=max_examples,
@@ -533,12 +530,24 @@ def check_layer(
         compile_max_examples=compile_max_examples,
         expectations=expectations,
     )
+    return _check_kind(f"check_layer({kind!r}, {_describe(factory)})", kind, factory, run)
 
 
-def _check_kind(
-    title: str,
-    kind: str,
-    factory: Callable[..., nn.Module],
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """The validated options of a ``check_*`` call."""
+
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...] | None
+    max_examples: int
+    modes: tuple[Mode, ...]
+    expectations: tuple[Path, ...]
+
+    def requested(self) -> dict[str, tuple[str, ...] | None]:
+        return {"device": self.devices, "dtype": self.dtypes}
+
+
+def _options(
     *,
     devices: Sequence[str | torch.device] = ("cpu",),
     dtypes: Sequence[str | torch.dtype] | None = None,
@@ -547,7 +556,18 @@ def _check_kind(
     compile_backend: str = DEFAULT_COMPILE_BACKEND,
     compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
     expectations: Sequence[str | Path] = (),
-) -> CheckReport:
+) -> _Run:
+    """Every option checked before anything runs, each error naming its argument."""
+    return _Run(
+        _check_devices(devices),
+        _check_dtypes(dtypes),
+        _check_max_examples(max_examples, "max_examples"),
+        _check_modes(modes, compile_backend, compile_max_examples),
+        _check_expectations(expectations),
+    )
+
+
+def _check_kind(title: str, kind: str, factory: Callable[..., nn.Module], run: _Run) -> CheckReport:
     from conformance import layers
     from conformance.targets import TargetError, check_contract
 
@@ -555,23 +575,13 @@ def _check_kind(
         info = layers.get(kind)
     except KeyError as e:
         raise ValueError(f"kind={kind!r}: {e.args[0]}") from None
-    device_names = _check_devices(devices)
-    dtype_names = _check_dtypes(dtypes)
-    examples = _check_max_examples(max_examples, "max_examples")
-    chosen_modes = _check_modes(modes, compile_backend, compile_max_examples)
-    paths = _check_expectations(expectations)
     try:
-        check_contract(kind, factory, device_names[0])
+        check_contract(kind, factory, run.devices[0])
     except TargetError as e:
         raise ValueError(f"{_describe(factory)} breaks the {kind} contract: {e}") from None
-    cases = _cases(kind, factory, device_names, dtype_names, chosen_modes)
+    cases = _cases(kind, factory, run.devices, run.dtypes, run.modes)
     return _run_all(
-        title,
-        info.reference_name,
-        cases,
-        examples,
-        paths,
-        {"device": device_names, "dtype": dtype_names},
+        title, info.reference_name, cases, run.max_examples, run.expectations, run.requested()
     )
 
 
@@ -580,15 +590,15 @@ def check_linear(linear_cls: Callable[..., nn.Module], **options: Any) -> CheckR
     ``torch.nn.Linear``, on ``linear_cls`` (``linear_cls(in_features, out_features,
     bias=..., device=..., dtype=...)`` returns an ``nn.Module`` with ``.weight`` of
     shape ``(out, in)`` and ``.bias`` of shape ``(out,)`` or None)."""
-    return _check_kind(f"check_linear({_describe(linear_cls)})", "linear", linear_cls, **options)
+    title = f"check_linear({_describe(linear_cls)})"
+    return _check_kind(title, "linear", linear_cls, _options(**options))
 
 
 def check_dropout(dropout_cls: Callable[..., nn.Module], **options: Any) -> CheckReport:
     """``check_layer("dropout", dropout_cls, ...)``: every check that exercises
     ``torch.nn.Dropout`` (``dropout_cls(p=..., inplace=...)`` returns an ``nn.Module``)."""
-    return _check_kind(
-        f"check_dropout({_describe(dropout_cls)})", "dropout", dropout_cls, **options
-    )
+    title = f"check_dropout({_describe(dropout_cls)})"
+    return _check_kind(title, "dropout", dropout_cls, _options(**options))
 
 
 def _check_shapes(inputs: Any) -> tuple[tuple[int, ...], ...]:
@@ -642,10 +652,7 @@ def check_module(
     the shapes of its positional inputs, whose values are drawn. Other arguments
     as for :func:`check_layer`.
     """
-    return _check_module_calls(
-        "check_module",
-        module_factory,
-        inputs=inputs,
+    run = _options(
         devices=devices,
         dtypes=dtypes,
         max_examples=max_examples,
@@ -654,27 +661,20 @@ def check_module(
         compile_max_examples=compile_max_examples,
         expectations=expectations,
     )
+    return _check_any_module("check_module", module_factory, inputs, run)
 
 
-def check_call_semantics(module_factory: Callable[[], nn.Module], **options: Any) -> CheckReport:
+def check_call_semantics(
+    module_factory: Callable[[], nn.Module], *, inputs: Sequence[Sequence[int]], **options: Any
+) -> CheckReport:
     """The former name of :func:`check_module` (it runs the module-call and module
     contract checks on your modules; the hook rules of ``test_call_semantics`` run on
     the kit's own probe modules, not on yours)."""
-    return _check_module_calls("check_call_semantics", module_factory, **options)
+    return _check_any_module("check_call_semantics", module_factory, inputs, _options(**options))
 
 
-def _check_module_calls(
-    title: str,
-    module_factory: Callable[[], nn.Module],
-    *,
-    inputs: Sequence[Sequence[int]],
-    devices: Sequence[str | torch.device] = ("cpu",),
-    dtypes: Sequence[str | torch.dtype] | None = None,
-    max_examples: int = DEFAULT_MAX_EXAMPLES,
-    modes: Sequence[str] = ("eager",),
-    compile_backend: str = DEFAULT_COMPILE_BACKEND,
-    compile_max_examples: int = DEFAULT_COMPILE_MAX_EXAMPLES,
-    expectations: Sequence[str | Path] = (),
+def _check_any_module(
+    title: str, module_factory: Callable[[], nn.Module], inputs: Any, run: _Run
 ) -> CheckReport:
     from conformance.support.subjects import FactorySubject
     from conformance.targets import MODULE, TargetError, check_contract, probe_module
@@ -682,24 +682,19 @@ def _check_module_calls(
     if not callable(module_factory):
         raise TypeError(f"module_factory={module_factory!r} is not callable")
     shapes = _check_shapes(inputs)
-    device_names = _check_devices(devices)
-    dtype_names = _check_dtypes(dtypes)
-    examples = _check_max_examples(max_examples, "max_examples")
-    chosen_modes = _check_modes(modes, compile_backend, compile_max_examples)
-    paths = _check_expectations(expectations)
     name = _describe(module_factory)
     try:
         check_contract(MODULE, module_factory)
-        probe_module(module_factory, shapes, device_names[0])
+        probe_module(module_factory, shapes, run.devices[0])
     except TargetError as e:
         raise ValueError(str(e)) from None
     subject = FactorySubject(module_factory, shapes, name)
-    cases = _cases(MODULE, subject, device_names, dtype_names, chosen_modes)
+    cases = _cases(MODULE, subject, run.devices, run.dtypes, run.modes)
     return _run_all(
         f"{title}({name})",
         "torch.nn.Module",
         cases,
-        examples,
-        paths,
-        {"device": device_names, "dtype": dtype_names},
+        run.max_examples,
+        run.expectations,
+        run.requested(),
     )
