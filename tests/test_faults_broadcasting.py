@@ -172,6 +172,25 @@ def promoting_0d_fully(original: Callable[..., torch.Tensor]) -> Callable[..., t
     return promoting
 
 
+def zero_dim_float_kept_integral(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``original`` with a 0-d floating tensor cast to the integer dtype of the
+    dimensioned tensor it meets, as if 0-d tensors took no part in promotion at
+    all (only within a category do they not): ``int32[n] + float64 0-d`` stays
+    int32, the 0-d operand truncated."""
+
+    def kept(x: Any, y: Any, *args: Any, **kwargs: Any) -> Any:
+        tensors_ = [t for t in (x, y) if isinstance(t, torch.Tensor)]
+        if len(tensors_) == 2:
+            dim = next((t for t in tensors_ if t.dim() and not t.dtype.is_floating_point), None)
+            zero = next((t for t in tensors_ if not t.dim() and t.dtype.is_floating_point), None)
+            if dim is not None and zero is not None and dim.dtype != torch.bool:
+                cast = zero.to(dim.dtype)
+                x, y = (cast if t is zero else t for t in (x, y))
+        return original(x, y, *args, **kwargs)
+
+    return kept
+
+
 def integer_div(x: Any, y: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
     """``div`` that keeps integer operands integral (Python 2's ``/``)."""
     return _div(x, y, *args, **kwargs).to(torch.result_type(x, y))
@@ -314,6 +333,11 @@ def rows(check: Callable[..., None], kwargs: dict[str, Any], *faults: Fault) -> 
 
 F32 = {"device": CPU, "dtype": torch.float32}
 
+_OPERATORS_KEEPING_INTEGRAL = tuple(
+    Patch(torch.Tensor, name, zero_dim_float_kept_integral(getattr(torch.Tensor, name)))
+    for name in ("__add__", "__radd__", "__mul__", "__rmul__")
+)
+
 PLANTED = [
     *rows(
         shapes_suite.test_broadcast_shapes_matches_rule,
@@ -364,6 +388,26 @@ PLANTED = [
         promotion_suite.test_result_dtype_follows_documented_rule,
         {"device": CPU, "dtype": torch.int32},
         Fault("integer-div", (Patch(torch, "div", integer_div),), "but should be torch.float32"),
+    ),
+    *rows(
+        promotion_suite.test_operands_across_categories_promote_as_documented,
+        {"device": CPU, "dtype": torch.int32},
+        Fault(
+            "0-d-float-kept-integral",
+            (
+                *(
+                    Patch(torch, name, zero_dim_float_kept_integral(getattr(torch, name)))
+                    for name in ("add", "mul")
+                ),
+                *_OPERATORS_KEEPING_INTEGRAL,
+            ),
+            "but should be torch.float",
+        ),
+        Fault(
+            "operator-0-d-float-kept-integral",
+            _OPERATORS_KEEPING_INTEGRAL,
+            "but should be torch.float",
+        ),
     ),
     *rows(
         promotion_suite.test_zero_dim_operand_does_not_widen_within_category,
@@ -653,6 +697,19 @@ _D, _Z, _S = promotion.Priority.DIMENSIONED, promotion.Priority.ZERO_DIM, promot
         (((torch.int32, _D), (torch.float64, _Z)), torch.float64),
         (((torch.uint8, _D), (torch.int8, _D)), torch.int16),
         (((torch.float16, _D), (torch.bfloat16, _D)), torch.float32),
+        # 0-d tensors take part across categories (issue 14): a higher one raises.
+        (((torch.int64, _D), (torch.float16, _Z)), torch.float16),
+        (((torch.bool, _D), (torch.uint8, _Z)), torch.uint8),
+        (((torch.float16, _D), (torch.int64, _Z)), torch.float16),
+        # Complex: the docs' example, and PR #34093's design for the rest.
+        (((torch.complex64, _D), (torch.complex128, _D)), torch.complex128),
+        (((torch.float64, _D), (torch.complex64, _D)), torch.complex128),
+        (((torch.complex64, _D), (torch.complex128, _Z)), torch.complex64),
+        (((torch.float32, _D), (torch.complex128, _Z)), torch.complex64),
+        (((torch.float64, _D), (torch.complex64, _Z)), torch.complex128),
+        (((torch.float16, _D), (torch.complex64, _S)), torch.complex32),
+        (((torch.int32, _D), (torch.complex128, _Z)), torch.complex128),
+        (((torch.int32, _D), (torch.float16, _Z), (torch.complex64, _S)), torch.complex32),
     ],
 )
 def test_promotion_oracle_matches_documented_examples(
