@@ -124,8 +124,9 @@ def _wide_values(dtype: torch.dtype) -> st.SearchStrategy[Any]:
     if dtype == torch.bool:
         return st.booleans()
     if dtype.is_complex:
-        width = 64 if dtype == torch.complex64 else 128
-        return st.complex_numbers(allow_nan=False, allow_infinity=False, width=width)
+        if dtype == torch.complex64:
+            return st.complex_numbers(allow_nan=False, allow_infinity=False, width=64)
+        return st.complex_numbers(allow_nan=False, allow_infinity=False, width=128)
     if dtype.is_floating_point:
         # Within the dtype's range (bfloat16's is narrower than float32's, whose
         # values it is drawn as).

@@ -48,7 +48,7 @@ from strategies import (
     tensors,
 )
 
-Arg = torch.Tensor | bool | int | float
+Arg = torch.Tensor | bool | int | float | complex
 T = TypeVar("T")
 CPU = torch.device("cpu")
 
