@@ -17,12 +17,12 @@ torch's RNG is always seeded explicitly from a drawn ``seed``; masks are only
 ever compared on one device (CPU and CUDA draw them differently by design).
 
 Dtypes where they matter: the scaled values over float32, float64, float16
-and bfloat16; gradients and the drop rate over float32 and float16 (the
-16-bit kernels differ); the statistics over float32 and float64 (16-bit
+and bfloat16; gradients, the drop rate and the masks' independence over
+float32 and float16 (the 16-bit kernels differ); the statistics over float32 and float64 (16-bit
 rounding would swamp their bounds). Checks of behaviour -- identity, p=1,
 in-place, RNG, channels, ranks, argument errors -- run on float32 inputs and
 take no ``dtype``: nothing they check goes through dtype-specific code.
-Together: 12 checks, 108 cases, about 20 s on one CPU core under the
+Together: 13 checks, 120 cases, about 25 s on one CPU core under the
 conformance-ci profile.
 
 Checks that call the layer take the ``mode`` fixture (``--mode``) and call
@@ -344,6 +344,81 @@ def test_dropout_train_drop_rate(
             f"{statistics.CHECK_FALSE_POSITIVE_RATE:g} per check)",
             context(config, x),
         )
+
+
+#: The independence check reads each mask as a grid of units: 2**8 rows by 2**8
+#: columns -- for the plain kinds a (256, 256) input, for the channel kinds
+#: their ``large_shape`` (256 samples by 256 channels, one element each).
+GRID = (2**8, 2**8)
+#: Away from p = 0 and 1, where any two masks agree almost everywhere anyway.
+INDEPENDENCE_MIN_P, INDEPENDENCE_MAX_P = 0.125, 0.875
+
+
+def grid_shape(kind: Kind) -> tuple[int, ...]:
+    return GRID if kind.config().channel_dim is None else kind.large_shape
+
+
+@over(KINDS)
+@pytest.mark.dtypes("float32", "float16")
+@given(data=st.data())
+def test_dropout_masks_are_independent(
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    dropout_cls: type[nn.Module],
+    kind: Kind,
+    mode: Mode,
+) -> None:
+    """Units (elements, or channels) are dropped independently of each other and
+    of earlier calls: "The zeroed elements are chosen independently for each
+    forward call" (``Dropout``), "Each channel will be zeroed out independently
+    on every forward call" (the channel kinds). The drop rate alone cannot see a
+    mask drawn once over the last dim and reused for every row, nor one reused
+    from call to call.
+
+    Two calls one after the other (the RNG moves on between them) on a grid of
+    ``2**8 x 2**8`` units. For two independent units dropped with probability
+    ``p`` the masks agree (both kept or both dropped) with probability
+    ``q = p**2 + (1-p)**2`` (:func:`~conformance.oracle.dropout.mask_agreement`).
+    Three agreement rates, each a mean of independent Bernoulli(q) indicators
+    under independence: rows ``2i`` and ``2i+1`` unit by unit (``n = 2**15``),
+    columns ``2j`` and ``2j+1`` (``n = 2**15``), the first call against the
+    second (``n = 2**16``). Each must lie within
+    :func:`~conformance.oracle.statistics.binomial_rate_bound` of ``q``
+    (Hoeffding) at a third of the per-example false-positive rate: 1e-6 per
+    check in all. ``p`` is drawn from [1/8, 7/8], where reuse is far out of
+    bounds (``q <= 0.79``, a reused mask agrees everywhere).
+    """
+    config = data.draw(
+        dropout_configs(kinds=[kind.name], min_p=INDEPENDENCE_MIN_P, max_p=INDEPENDENCE_MAX_P),
+        label="config",
+    )
+    module = build(config, dropout_cls).train()
+    seed = data.draw(SEEDS, label="seed")
+    x = torch.ones(grid_shape(kind), dtype=dtype, device=device)
+    wrapped = mode.wrap(module)
+    with seeded(seed, device):
+        # As in the rate check: on x = 1 a kept output is positive, a dropped one not.
+        first, second = ((wrapped(x.clone()) > 0).cpu().numpy().reshape(GRID) for _ in range(2))
+    q = oracle.mask_agreement(config.p)
+    # False-positive rate: statistics.FALSE_POSITIVE_RATE per example, 1e-6 per check.
+    alpha = statistics.FALSE_POSITIVE_RATE / 3
+    rates = {
+        "rows 2i and 2i+1 of one mask": first[0::2] == first[1::2],
+        "columns 2j and 2j+1 of one mask": first[:, 0::2] == first[:, 1::2],
+        "the masks of two calls": first == second,
+    }
+    ctx = f"{context(config, x)}; masks read as a {GRID[0]}x{GRID[1]} grid of units"
+    for what, agree in rates.items():
+        rate, n = float(agree.mean()), agree.size
+        bound = statistics.binomial_rate_bound(n, alpha)
+        if not abs(rate - q) < bound:
+            fail(
+                f"agreement of {what}={rate:.5f}, but should lie within {bound:.5f} of "
+                f"p**2 + (1-p)**2={q:.5f} for independent units ({n} pairs; Hoeffding, "
+                f"false-positive rate {statistics.CHECK_FALSE_POSITIVE_RATE:g} per check)",
+                ctx,
+            )
 
 
 @over(KINDS)

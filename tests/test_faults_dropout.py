@@ -106,6 +106,34 @@ class Unseeded(_Dropout):
         return x * self.keep_mask(x, 1 - self.p) / (1 - self.p)
 
 
+class RowReusedMask(_Dropout):
+    """One Bernoulli draw per position of the last dim, reused for every row (every
+    leading index): the rate and the scaling are right, the rows are copies."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p in (0.0, 1.0) or x.dim() == 0:
+            return _dropout(x, self.p, self.training, self.inplace)
+        row = torch.full(x.shape[-1:], 1 - self.p, dtype=x.dtype, device=x.device)
+        return x * torch.bernoulli(row) / (1 - self.p)
+
+
+class MaskReusedAcrossCalls(_Dropout):
+    """Draws a mask once per input shape and reuses it on every later call (a cached
+    noise buffer that is never redrawn): each mask alone is right."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__(p, inplace)
+        self.masks: dict[tuple[Any, ...], torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p in (0.0, 1.0):
+            return _dropout(x, self.p, self.training, self.inplace)
+        key = (tuple(x.shape), x.dtype, x.device)
+        if key not in self.masks:
+            self.masks[key] = self.keep_mask(x, 1 - self.p)
+        return x * self.masks[key] / (1 - self.p)
+
+
 class IgnoresInplace(_Dropout):
     """Always returns a new tensor, whatever ``inplace`` says."""
 
@@ -251,6 +279,15 @@ CASES = [
     ),
     *_guarded(suite.test_dropout_train_grad, "Dropout", _plain(NoRescale)),
     *_guarded(suite.test_dropout_train_drop_rate, "Dropout", _plain(HalfRate)),
+    *_guarded(
+        suite.test_dropout_masks_are_independent,
+        "Dropout",
+        _plain(RowReusedMask, "agreement of rows 2i and 2i+1"),
+        _plain(MaskReusedAcrossCalls, "agreement of the masks of two calls"),
+    ),
+    # Why the independence check exists: the rate check passes both.
+    _case(suite.test_dropout_train_drop_rate, "Dropout", _plain(RowReusedMask), False),
+    _case(suite.test_dropout_train_drop_rate, "Dropout", _plain(MaskReusedAcrossCalls), False),
     # Why the rate check exists: the value check passes HalfRate.
     _case(suite.test_dropout_train_scales_kept, "Dropout", _plain(HalfRate), False),
     *_guarded(suite.test_dropout_identity_in_eval_and_at_p0, "Dropout", _plain(ActiveInEval)),

@@ -43,6 +43,7 @@ __all__ = [
     "expected_grad",
     "expected_output",
     "infer_mask",
+    "mask_agreement",
     "mixed_channel",
     "rank_rule",
 ]
@@ -191,6 +192,20 @@ def mixed_channel(guess: MaskGuess, dim: int) -> tuple[int, ...] | None:
     if not mixed.any():
         return None
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mixed)), lead))
+
+
+def mask_agreement(p: float) -> float:
+    """The probability that two independent units, each dropped with probability
+    ``p``, are both kept or both dropped: ``p**2 + (1-p)**2``. It is 1 only at
+    ``p = 0`` or ``1``, and at least 1/2; a mask reused for two units agrees
+    with probability 1.
+
+    >>> mask_agreement(0.5)
+    0.5
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p={p!r} must lie in [0, 1]")
+    return p * p + (1.0 - p) * (1.0 - p)
 
 
 def alpha_fourth_moment(p: float) -> float:

@@ -7,7 +7,8 @@ approximation -- ``alpha`` is a guarantee, not an estimate:
 
 * Hoeffding (1963): for ``n`` independent values in an interval of width
   ``r``, ``P(|mean - E[mean]| >= t) <= 2 exp(-2 n t**2 / r**2)``.
-  A Bernoulli rate (dropout's drop rate) is the case ``r = 1``.
+  A Bernoulli rate (dropout's drop rate; the rate at which two independent
+  masks agree, ``p**2 + (1-p)**2``) is the case ``r = 1``.
 * Dvoretzky-Kiefer-Wolfowitz with Massart's constant (1990): for ``n``
   independent draws with CDF ``F``, ``P(sup_t |F_n(t) - F(t)| > eps) <=
   2 exp(-2 n eps**2)``; the Kolmogorov-Smirnov distance of the sample is
