@@ -152,7 +152,11 @@ def test_no_graph_is_recorded_under_no_grad(
     and do not require grad, even for an input that does; using them later in a
     recorded computation fires none of the module's backward hooks and reaches
     neither the input nor the parameters. Forward hooks still run (they are not
-    autograd). Outside ``no_grad`` the same hooks do fire (the control)."""
+    autograd). The block leaves the parameters as they were: each still requires
+    grad after it (``no_grad`` changes the grad mode, never a tensor's flag;
+    DataParallel once detached them in place, pytorch#5851). Outside ``no_grad``
+    the same hooks do fire and the backward of the next call reaches every
+    parameter's ``.grad`` (the control)."""
     config = data.draw(model_configs(), label="config")
     model = draw_model(data, config, device, dtype)
     x = draw_input(data, config, device, dtype).requires_grad_()
@@ -172,10 +176,18 @@ def test_no_graph_is_recorded_under_no_grad(
             fail(f"call log={log}, but should be ['model: forward hook']", context)
         if x.grad is not None or any(p.grad is not None for p in model.parameters()):
             fail("gradients reached x or the parameters, but should not", context)
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                fail(
+                    f"{name}.requires_grad=False after the no_grad block, but should be True",
+                    context,
+                )
         log.clear()
         outs = flat_outputs(model(x))
         torch.autograd.backward(outs, [torch.ones_like(out) for out in outs])
+    control = f"{config}, control: a call with grad after the no_grad block"
     if not any("backward hook" in event for event in log):
-        fail(
-            f"call log={log}, but backward hooks should fire outside no_grad", f"{config}, control"
-        )
+        fail(f"call log={log}, but backward hooks should fire outside no_grad", control)
+    for name, param in model.named_parameters():
+        if param.grad is None:
+            fail(f"{name}.grad=None, but the backward should reach it", control)

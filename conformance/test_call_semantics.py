@@ -14,6 +14,9 @@ Sources: torch/nn/modules/module.py (``Module._wrapped_call_impl``,
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -397,48 +400,73 @@ def test_backward_hooks_see_gradients_of_the_right_shapes(
     either returns replaces the gradient downstream: a replaced ``grad_input`` is
     ``x.grad``, a replaced ``grad_output`` is what the layer backpropagates
     (``register_full_backward_hook``, ``register_full_backward_pre_hook`` docs).
+    Each hook runs once per backward -- also when ``x`` does not require grad and
+    only the parameters do: then ``grad_input`` is ``(None,)`` ("Entries in
+    grad_input and grad_output will be None for all non-Tensor arguments" and
+    inputs that need no gradient; pytorch#56380: the hooks did not fire at all),
+    and the replaced ``grad_output`` is what reaches ``weight.grad``.
     """
     config = data.draw(linear_configs(dtype=dtype, device=str(device)), label="config")
     with seeded(data.draw(SEEDS, label="seed"), device):
         layer = config.build(linear_cls)
-    x = data.draw(linear_inputs(config, requires_grad=True), label="x")
+    x_grad = data.draw(st.booleans(), label="x requires grad")
+    x = data.draw(linear_inputs(config, requires_grad=x_grad), label="x")
     out_shape = (*x.shape[:-1], config.out_features)
     g = data.draw(tensors(shape=out_shape, dtype=dtype, device=device), label="g")
-    replace = data.draw(st.sampled_from(("nothing", "grad_output", "grad_input")), label="replace")
+    replaceable = ("nothing", "grad_output", "grad_input") if x_grad else ("nothing", "grad_output")
+    replace = data.draw(st.sampled_from(replaceable), label="replace")
     new_shape = {"nothing": (), "grad_output": out_shape, "grad_input": tuple(x.shape)}[replace]
     new = data.draw(tensors(shape=new_shape, dtype=dtype, device=device), label="replacement")
     seen: dict[str, tuple[Any, ...]] = {}
+    runs = {"backward pre-hook": 0, "full backward hook": 0}
 
     def pre_hook(m: nn.Module, grad_output: tuple[Any, ...]) -> Any:
+        runs["backward pre-hook"] += 1
         seen["pre-hook's grad_output"] = grad_output
         return (new,) if replace == "grad_output" else None
 
     def hook(m: nn.Module, grad_input: tuple[Any, ...], grad_output: tuple[Any, ...]) -> Any:
+        runs["full backward hook"] += 1
         seen["grad_input"], seen["grad_output"] = grad_input, grad_output
         return (new,) if replace == "grad_input" else None
 
-    context = f"{config!r}, x.shape={tuple(x.shape)}, replacing {replace}"
+    context = f"{config!r}, x.shape={tuple(x.shape)}, x.requires_grad={x_grad}, replacing {replace}"
+    # What the gradient reaches: x, or (when x needs none) the weight.
+    target_name, target = ("x", x) if x_grad else ("weight", layer.weight)
     with tf32(False):
         handles = [
             layer.register_full_backward_pre_hook(pre_hook),
             layer.register_full_backward_hook(hook),
         ]
-        layer(x).backward(g)
+        with warnings.catch_warnings():
+            # torch says so when no input requires grad (as documented): expected here.
+            warnings.filterwarnings("ignore", "Full backward hook is firing when gradients")
+            layer(x).backward(g)
         for handle in handles:
             handle.remove()
-        (unhooked,) = torch.autograd.grad(layer(x), x, new if replace == "grad_output" else g)
-    shapes = {"pre-hook's grad_output": out_shape, "grad_output": out_shape, "grad_input": x.shape}
+        (unhooked,) = torch.autograd.grad(layer(x), target, new if replace == "grad_output" else g)
+    if runs != {"backward pre-hook": 1, "full backward hook": 1}:
+        fail(f"hook runs={runs}, but each hook should run once per backward", context)
+    shapes = {"pre-hook's grad_output": out_shape, "grad_output": out_shape}
+    if x_grad:
+        shapes["grad_input"] = tuple(x.shape)
+    elif len(seen["grad_input"]) != 1 or seen["grad_input"][0] is not None:
+        fail(f"grad_input={seen['grad_input']}, but should be (None,): x needs none", context)
     for key, shape in shapes.items():
         if len(seen.get(key, ())) != 1:
             fail(f"{key}={seen.get(key)}, but should be a 1-tuple", context)
         assert_shape(key, seen[key][0].shape, shape, context)
-    if x.grad is None:
-        fail("x.grad=None, but should be set", context)
+    grad = target.grad
+    if grad is None:
+        fail(f"{target_name}.grad=None, but should be set", context)
     elif replace == "grad_input":
-        assert_equal("x.grad", x.grad, new, f"{context}; expected: the replacement")
+        assert_equal("x.grad", grad, new, f"{context}; expected: the replacement")
     else:
         assert_close(
-            "x.grad", x.grad, unhooked, context=f"{context}; expected: backward of {replace}"
+            f"{target_name}.grad",
+            grad,
+            unhooked,
+            context=f"{context}; expected: backward of {replace}",
         )
 
 
@@ -459,3 +487,91 @@ def test_regular_and_full_backward_hooks_cannot_be_mixed(first: str) -> None:
         what=f"{second}(...) after {first}(...)",
         match=MIXED_BACKWARD_HOOKS_ERROR,
     )
+
+
+# --- hooks on every submodule -----------------------------------------------------
+
+BATCH = st.integers(1, 3)
+
+#: The grad modes a model is called in: recording, ``torch.no_grad()``,
+#: ``torch.inference_mode()`` (where fused inference fast paths kick in).
+GRAD_MODES: dict[str, Callable[[], Any]] = {
+    "grad": contextlib.nullcontext,
+    "no_grad": torch.no_grad,
+    "inference_mode": torch.inference_mode,
+}
+
+
+def is_called(module: nn.Module) -> bool:
+    """Whether a model's ``forward`` calls ``module``: every module but the
+    ``nn.ModuleList`` / ``nn.ModuleDict`` holders, which have no ``forward`` of
+    their own (the modules in them are called instead)."""
+    return not isinstance(module, (nn.ModuleList, nn.ModuleDict))
+
+
+@given(data=st.data())
+def test_hooks_on_every_submodule_run_once_per_call(
+    data: st.DataObject, device: torch.device
+) -> None:
+    """Hooks registered on every module of a nested model -- forward pre-hooks and
+    forward hooks, and with grad enabled full backward pre-hooks and full backward
+    hooks -- each run exactly once per call (and per backward), in training and in
+    eval, with grad, under ``no_grad`` and under ``inference_mode``: every module
+    the model calls goes through its own ``__call__`` (``Module._call_impl``). A
+    fused fast path that calls its submodules' ``forward`` directly skips their
+    hooks (TransformerEncoderLayer in eval, pytorch#128413).
+    """
+    config = data.draw(model_configs(), label="config")
+    with seeded(data.draw(SEEDS, label="seed"), device):
+        model = config.build(device=device)
+    training = data.draw(st.booleans(), label="training")
+    model.train(training)
+    grad_mode = data.draw(st.sampled_from(sorted(GRAD_MODES)), label="grad mode")
+    calls = data.draw(st.integers(1, 2), label="calls")
+    x = data.draw(
+        tensors(shape=(data.draw(BATCH, label="batch"), config.in_features), device=device),
+        label="x",
+    )
+    recording = grad_mode == "grad"
+    stages = ("forward pre-hook", "forward hook")
+    if recording:
+        stages += ("backward pre-hook", "backward hook")
+    runs: Counter[tuple[str, str]] = Counter()
+    for name, module in model.named_modules():
+        shown = name or "model"
+
+        def count(stage: str, shown: str = shown) -> Callable[..., None]:
+            return lambda *args: runs.update([(shown, stage)])
+
+        module.register_forward_pre_hook(count("forward pre-hook"))
+        module.register_forward_hook(count("forward hook"))
+        if recording:
+            module.register_full_backward_pre_hook(count("backward pre-hook"))
+            module.register_full_backward_hook(count("backward hook"))
+    with warnings.catch_warnings():
+        # The first modules' inputs need no gradient: torch warns (documented) and fires.
+        warnings.filterwarnings("ignore", "Full backward hook is firing when gradients")
+        for _ in range(calls):
+            with GRAD_MODES[grad_mode]():
+                outs = flat_outputs(model(x))
+            if recording:
+                torch.autograd.backward(outs, [torch.ones_like(out) for out in outs])
+    expected = Counter(
+        {
+            (name or "model", stage): calls
+            for name, module in model.named_modules()
+            if is_called(module)
+            for stage in stages
+        }
+    )
+    if runs != expected:
+        wrong = sorted(
+            f"{name} {stage}: {runs[name, stage]}"
+            for name, stage in expected.keys() | runs.keys()
+            if runs[name, stage] != expected[name, stage]
+        )
+        fail(
+            f"hook runs {', '.join(wrong)}, but each hook should run {calls} time(s), once "
+            "per call",
+            f"{config}, training={training}, {grad_mode}, {calls} call(s)",
+        )

@@ -37,6 +37,7 @@ family's docs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -736,17 +737,45 @@ def test_dropout_zeroes_whole_channels(
     ``(sample, channel)`` (``make_feature_noise`` in Dropout.cpp; the docs:
     "randomly zero out entire channels"), for every rank they accept --
     unbatched ones included (:func:`~conformance.oracle.dropout.channel_dim`).
+
+    Half the examples are informative by construction: every side at least 2
+    and ``p`` in [1/4, 3/4], so that a layer reading the dims wrongly (an
+    unbatched ``(C, D, H, W)`` input to Dropout3d read as batched drops
+    ``(c, d)`` slices, pytorch#69801) splits some channel with good
+    probability; the other half reach empty inputs, size-1 dims and extreme ``p``.
     """
-    config = data.draw(training_configs(kind, BEHAVIOUR_DTYPE), label="config")
-    module = build(config, dropout_cls).train()
-    x = draw_input(
-        data, config, BEHAVIOUR_DTYPE, device, elements=separated(config, BEHAVIOUR_DTYPE)
+    informative = data.draw(st.booleans(), label="sides >= 2, p in [1/4, 3/4]")
+    configs = (
+        dropout_configs(kinds=[kind.name], min_p=0.25, max_p=0.75)
+        if informative
+        else training_configs(kind, BEHAVIOUR_DTYPE)
     )
+    config = data.draw(configs, label="config")
+    module = build(config, dropout_cls).train()
+    elements = separated(config, BEHAVIOUR_DTYPE)
+    if informative:
+        shape = data.draw(informative_shapes(config.ranks), label="shape")
+        x = data.draw(tensors(shape=shape, device=device, elements=elements), label="x")
+    else:
+        x = draw_input(data, config, BEHAVIOUR_DTYPE, device, elements=elements)
     out = call(mode.wrap(module), x.clone(), data.draw(SEEDS, label="seed"), device)
     guess, _ = read_mask(config, x, out, BEHAVIOUR_DTYPE)
     dim = oracle.channel_dim(kind.name, x.ndim)
     assert dim is not None  # a channel kind
     assert_whole_channels(guess, dim, context(config, x))
+
+
+@functools.cache
+def informative_shapes(ranks: tuple[int, ...]) -> st.SearchStrategy[tuple[int, ...]]:
+    """Shapes of one of ``ranks`` (the ranks a layer takes without warning), every
+    side in [2, 4]; built once per kind."""
+    return st.one_of(
+        [
+            shapes(min_dims=r, max_dims=r, min_side=2, max_side=MAX_SIDE, max_numel=MAX_NUMEL)
+            for r in ranks
+            if 2**r <= MAX_NUMEL
+        ]
+    )
 
 
 def _recorded(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, list[str]]:

@@ -971,10 +971,7 @@ FAULTS = [
     H("pytorch/pytorch#69801", "Dropout3d read an unbatched (C, D, H, W) input as batched, "
       "dropping (c, d) slices, not channels", _plant_dropout3d_assumes_batch,
       dropout.test_dropout_zeroes_whole_channels, "dropout3d-unbatched-channels",
-      params=(("kind", "Dropout3d"),),
-      survivor="test_dropout_zeroes_whole_channels draws 4-D Dropout3d inputs that are almost "
-      "always empty, D == 1 or p ~ 0 (max_numel 64 over 4 dims): it needs non-empty unbatched "
-      "(C, D, H, W) inputs with C, D >= 2 and p in [0.25, 0.75]"),
+      params=(("kind", "Dropout3d"),)),
     H("pytorch/pytorch#69801", "Dropout2d on 3-D input (documented as (C, H, W)) silently did "
       "1-D channel dropout over (N, C, L), without a warning", _plant_dropout2d_3d_silently_1d,
       dropout.test_dropout_rank_rules, "dropout2d-3d-silently-1d", params=(("kind", "Dropout2d"),)),
@@ -1001,16 +998,10 @@ FAULTS = [
       call.test_forward_hooks_run_in_order_and_pass_results_on, "global-hooks-run-twice"),
     H("pytorch/pytorch#56380", "full backward hooks did not fire when no input required grad "
       "(PR #56693)", _plant_full_hook_needs_input_grad,
-      call.test_backward_hooks_see_gradients_of_the_right_shapes, "full-hook-needs-input-grad",
-      survivor="every backward-hook check feeds inputs that require grad: a check calling a "
-      "module with parameters on an input that does not, asserting the full backward hook "
-      "fires once with grad_input=(None,) and the output's gradient"),
+      call.test_backward_hooks_see_gradients_of_the_right_shapes, "full-hook-needs-input-grad"),
     H("pytorch/pytorch#128413", "TransformerEncoderLayer's fast path skipped its submodules' "
       "__call__: their hooks never ran", _plant_sequential_fast_path,
-      graph.test_no_graph_is_recorded_under_no_grad, "fast-path-skips-submodule-hooks",
-      survivor="hooks are only registered on the called module: a check registering forward "
-      "(and backward) hooks on every submodule of a nested model, in train and eval, asserting "
-      "each runs once per call"),
+      call.test_hooks_on_every_submodule_run_once_per_call, "fast-path-skips-submodule-hooks"),
     H("pytorch/pytorch#117758", "Dynamo did not guard on module hooks: hooks registered after "
       "compiling never ran", _mode("hooks-frozen", _HooksFrozenAtFirstCall),
       module_calls.test_hooks_registered_after_wrapping_run, "compiled-hooks-frozen"),
@@ -1039,10 +1030,7 @@ FAULTS = [
       module_calls.test_no_graph_under_no_grad, "scripted-graph-under-no-grad"),
     H("pytorch/pytorch#5851", "DataParallel under no_grad detached the parameters in place: "
       "requires_grad stayed False after the block (PR #5880)", _plant_no_grad_detaches_parameters,
-      graph.test_no_graph_is_recorded_under_no_grad, "no-grad-detaches-parameters",
-      survivor="no check calls the model with grad after a no_grad call: after model(x) under "
-      "no_grad, every parameter keeps requires_grad and the next call's backward reaches "
-      "every parameter's .grad"),
+      graph.test_no_graph_is_recorded_under_no_grad, "no-grad-detaches-parameters"),
 ]  # fmt: skip
 
 

@@ -204,6 +204,14 @@ def _call_under_no_grad(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
         return STOCK_CALL_IMPL(self, *args, **kwargs)
 
 
+def _hooks_skipped_in_inference_mode(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    """A "fast path" for inference: under ``torch.inference_mode()`` modules call
+    ``forward`` directly, so no hook of theirs runs."""
+    if torch.is_inference_mode_enabled():
+        return self.forward(*args, **kwargs)
+    return STOCK_CALL_IMPL(self, *args, **kwargs)
+
+
 def _call_under_enable_grad(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
     with torch.enable_grad():  # e.g. "the module always records, for its hooks"
         return STOCK_CALL_IMPL(self, *args, **kwargs)
@@ -407,6 +415,7 @@ MIXED_KINDS = call.test_regular_and_full_backward_hooks_cannot_be_mixed
 GRAPH = graph.test_outputs_of_modules_with_parameters_carry_grad_fn
 NO_GRAD = graph.test_no_graph_is_recorded_under_no_grad
 SHARED_TRUNK = graph.test_shared_trunk_gets_the_sum_of_the_branch_gradients
+EVERY_SUBMODULE = call.test_hooks_on_every_submodule_run_once_per_call
 TRAIN_EVAL = modes.test_mode_switches_reach_every_submodule
 EVAL_DROPOUT = modes.test_eval_makes_nested_dropout_the_identity
 TRAIN_DROPOUT = modes.test_train_makes_nested_dropout_random_again
@@ -452,6 +461,8 @@ FAULTS = [
     _call_fault("__call__ under no_grad", _call_under_no_grad, GRAPH, "grad_fn=None"),
     _call_fault("__call__ under no_grad", _call_under_no_grad, CALL_IS_FORWARD,
                 r"model\(x\)\[\d\]\.grad_fn=None"),
+    _call_fault("hooks skipped in inference mode", _hooks_skipped_in_inference_mode,
+                EVERY_SUBMODULE, r"hook runs .*: 0, but each hook should run"),
     _call_fault("__call__ under enable_grad", _call_under_enable_grad, NO_GRAD,
                 r"out\[\d\]\.grad_fn=<.*>, but should be None"),
     Fault("backward hooks newest first", _backward_hooks_newest_first, BACKWARD_ORDER,
