@@ -22,6 +22,11 @@ given with ``--conformance-expectations`` come before the kit's own
 ``known_deviations.toml``, which conformance runs load unless
 ``--conformance-no-builtin-expectations`` is given.
 
+``device``, ``dtype`` and ``mode`` must name a device, dtype or mode this kit
+knows (``tpu``, ``float8`` or ``turbo`` is a usage error naming the file, the
+entry and the field, not an entry that quietly matches nothing); device and
+dtype are kept in their canonical spelling (``cuda:1``, ``float16``).
+
 Entries of the given files that match no collected test are reported at the
 end of the run; with ``--conformance-strict-expectations`` they fail the run,
 and an xfail test that passes fails. ``--conformance-skip-expected`` skips
@@ -34,7 +39,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +134,65 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise pytest.UsageError(f"expectations file {path}: not valid TOML: {e}") from None
 
 
-def load(path: Path, *, builtin: bool = False) -> list[Deviation]:
+def as_paths(value: object, name: str = "expectations") -> list[Path]:
+    """Expectations files given as one path or a sequence of them -> a list of paths.
+
+    A ``str`` is one path: iterating it would read a file per character. The
+    order is kept (the first matching entry applies), so an unordered set is
+    refused, as is anything else, with a :class:`TypeError` naming ``name``.
+
+    >>> [p.name for p in as_paths("mine.toml")], [p.name for p in as_paths(["a", Path("b")])]
+    (['mine.toml'], ['a', 'b'])
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return [Path(value)]
+    if isinstance(value, (set, frozenset)):
+        raise TypeError(
+            f"{name} must be a path or a list of paths, not {type(value).__name__} "
+            "(the order matters: the first matching entry applies)"
+        )
+    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"{name} must be a path or a list of paths, not {type(value).__name__}")
+    paths = []
+    for index, item in enumerate(value):
+        if not isinstance(item, (str, os.PathLike)):
+            raise TypeError(
+                f"{name}[{index}] must be a path (str or os.PathLike), not {type(item).__name__}"
+            )
+        paths.append(Path(item))
+    return paths
+
+
+def _canonical(field: str, value: str, source: str) -> str:
+    """A condition's value as test ids spell it; an unknown one is a usage error."""
+    from hypothesis.errors import InvalidArgument
+
+    try:
+        if field == "device":
+            from strategies.devices import parse_device
+
+            return parse_device(value)
+        if field == "dtype":
+            from strategies.dtypes import resolve_dtype
+
+            return str(resolve_dtype(value, "dtype")).removeprefix("torch.")
+    except InvalidArgument as e:
+        # The strategies' messages start "device='tpu' ": say it as the file does.
+        text = str(e).removeprefix(f"{field}={value!r} ")
+        raise pytest.UsageError(f"{source}: {field} = {value!r} {text}") from None
+    if field == "mode":
+        from conformance.modes import MODES
+
+        if value not in MODES:
+            raise pytest.UsageError(
+                f"{source}: mode = {value!r} is not an execution mode; expected {', '.join(MODES)}"
+            )
+    return value
+
+
+def load(path: str | os.PathLike[str], *, builtin: bool = False) -> list[Deviation]:
     """The entries of one file, each checked; a bad one is a usage error naming it."""
+    path = Path(path)
     data = _read_toml(path)
     unknown_top = set(data) - {"deviation"}
     if unknown_top:
@@ -159,6 +223,9 @@ def load(path: Path, *, builtin: bool = False) -> list[Deviation]:
             )
         if "torch" in entry:
             _specifier(entry["torch"], source)
+        for field in ("device", "dtype", "mode"):
+            if field in entry:
+                entry[field] = _canonical(field, entry[field], source)
         result.append(Deviation(**entry, source=source, builtin=builtin))
     return result
 

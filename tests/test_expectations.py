@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ import torch
 from hypothesis import settings
 
 import conformance
-from conformance.expectations import BUILTIN_FILE, Deviation, load
+from conformance.expectations import BUILTIN_FILE, Deviation, as_paths, load
 from conformance.modes import MODES
 from conformance.node_ids import normalized_id
 
@@ -302,6 +303,23 @@ def test_files_given_come_before_the_builtin_and_the_first_match_applies(pyteste
         ('[[deviation]]\nid = ""\naction = "skip"\nreason = "r"\n', "id must be a non-empty"),
         ('[deviation]\nid = "x"\n', "must be [[deviation]]"),
         ('[[deviations]]\nid = "x"\n', "unknown top-level key(s) ['deviations']"),
+        (
+            '[[deviation]]\nid = "x"\naction = "skip"\nreason = "r"\ndevice = "tpu"\n',
+            "expected.toml#1: device = 'tpu' is not a device this kit knows; expected cpu",
+        ),
+        (
+            '[[deviation]]\nid = "x"\naction = "skip"\nreason = "r"\ndevice = "cuda:x"\n',
+            "expected.toml#1: device = 'cuda:x' is not a device",
+        ),
+        (
+            '[[deviation]]\nid = "x"\naction = "skip"\nreason = "r"\n'
+            '[[deviation]]\nid = "y"\naction = "skip"\nreason = "r"\ndtype = "float8"\n',
+            "expected.toml#2: dtype = 'float8' is not a dtype; expected",
+        ),
+        (
+            '[[deviation]]\nid = "x"\naction = "skip"\nreason = "r"\nmode = "turbo"\n',
+            "expected.toml#1: mode = 'turbo' is not an execution mode; expected eager, compile",
+        ),
     ],
 )
 def test_a_bad_file_is_a_usage_error_naming_the_entry(pytester, text, message):
@@ -318,6 +336,44 @@ def test_a_missing_file_is_a_usage_error(pytester):
     result = pytester.runpytest("--conformance-expectations", "nowhere.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "nowhere.toml" in result.stderr.str()
+
+
+def test_device_and_dtype_are_read_in_their_canonical_spelling(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text(
+        '[[deviation]]\nid = "x"\naction = "skip"\nreason = "r"\n'
+        'device = " CUDA:1"\ndtype = "torch.float16"\nmode = "jit"\n'
+    )
+    (entry,) = load(str(path))  # a str path is a path, too
+    assert (entry.device, entry.dtype, entry.mode) == ("cuda:1", "float16", "jit")
+    assert entry.matches("x[cuda:1-float16-jit]", {"device": "cuda:1", "dtype": "float16",
+                                                   "mode": "jit"}, lambda: None)  # fmt: skip
+
+
+@pytest.mark.parametrize("given", ["a.toml", Path("a.toml")])
+def test_as_paths_takes_one_path_as_one_path(given):
+    assert as_paths(given) == [Path("a.toml")]
+
+
+def test_as_paths_takes_a_sequence_of_paths_in_order():
+    assert as_paths(["b.toml", Path("a.toml")]) == [Path("b.toml"), Path("a.toml")]
+    assert as_paths(()) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (3, "expectations must be a path or a list of paths, not int"),
+        (b"a.toml", "expectations must be a path or a list of paths, not bytes"),
+        ({"a.toml"}, "not set (the order matters: the first matching entry applies)"),
+        (["a.toml", 3], "expectations[1] must be a path (str or os.PathLike), not int"),
+    ],
+)
+def test_as_paths_names_the_argument_when_given_something_else(given, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        as_paths(given)
+    with pytest.raises(TypeError, match=r"^files"):
+        as_paths(given, name="files")
 
 
 def test_device_condition_takes_a_type_or_a_name():

@@ -333,15 +333,14 @@ def test_parse_statistics_reads_each_phase():
     assert stop == "nothing left to do"
 
 
-def test_renderers_accept_an_empty_report():
-    from conformance.report.combine import new_report
-
+def a_run(**changes) -> dict:
+    """A run as a version-1 report holds it (no completeness fields)."""
     run = {
         "label": "x",
         "shard": None,
         "started": "",
         "duration": 0.0,
-        "exitstatus": 5,
+        "exitstatus": 0,
         "interrupted": False,
         "environment": {
             "python": "3",
@@ -349,7 +348,7 @@ def test_renderers_accept_an_empty_report():
             "torch": "2",
             "hypothesis": "6",
             "kit": "0",
-            "devices": [],
+            "devices": ["cpu"],
             "devices_skipped": {},
             "profile": "default",
             "max_examples": 100,
@@ -359,16 +358,49 @@ def test_renderers_accept_an_empty_report():
             "command_line": [],
         },
         "expectations": {"files": [], "strict": False, "skip_expected": False, "unmatched": []},
-        "summary": {
-            "total": 0,
-            "passed": 0,
-            "failed": 0,
-            "error": 0,
-            "skipped": 0,
-            "xfailed": 0,
-            "xpassed": 0,
-        },
     }
+    return {**run, **changes}
+
+
+def a_record(test_id: str, outcome: str = "passed", run: int = 0, **changes) -> dict:
+    record = {
+        "run": run,
+        "id": test_id,
+        "nodeid": f"test_m.py::{test_id.split('::')[-1]}",
+        "check": test_id.split("[")[0],
+        "device": "cpu",
+        "dtype": None,
+        "mode": None,
+        "target": None,
+        "outcome": outcome,
+        "duration": 0.0,
+        "examples": None,
+    }
+    return {**record, **changes}
+
+
+def a_v1_report(records: list[dict], runs: list[dict] | None = None) -> dict:
+    """A report as version 1 of the kit wrote it: counts agree, no ``complete``."""
+    from conformance.report.combine import counts
+
+    runs = runs or [a_run()]
+    for i, run in enumerate(runs):
+        run.setdefault("summary", counts(r for r in records if r["run"] == i))
+    return {
+        "schema": "conformance-report/1",
+        "generated_by": "torch-nn-conformance 0",
+        "created": "",
+        "runs": runs,
+        "records": records,
+        "summary": counts(records),
+    }
+
+
+def test_renderers_accept_an_empty_report():
+    from conformance.report.combine import new_report
+
+    run = a_run(exitstatus=5, summary=a_v1_report([])["summary"])
+    run["environment"]["devices"] = []
     report = new_report([run], [])
     report_io.validate(report)
     assert "No tests were recorded." in render_md(report)

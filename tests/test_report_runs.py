@@ -176,7 +176,7 @@ def malformed(good: dict) -> dict[str, str]:
     bad_outcome["records"][0]["outcome"] = "exploded"
     bad_run = json.loads(json.dumps(good))
     bad_run["records"][0]["run"] = 7
-    future = {**good, "schema": "conformance-report/2"}
+    future = {**good, "schema": "conformance-report/3"}
     return {
         "truncated.json": json.dumps(good)[:500],
         "missing.json": json.dumps(missing),
@@ -194,7 +194,7 @@ def test_merge_validates_every_input_and_refuses_malformed_ones(runs, tmp_path):
         "missing.json": "'outcome' is a required property",
         "bad_outcome.json": "'exploded' is not one of",
         "bad_run.json": "names run 7, but there are 1 runs",
-        "future.json": "schema 'conformance-report/2' is not 'conformance-report/1'",
+        "future.json": "schema 'conformance-report/3' is not one this kit reads",
         "list.json": "is not of type 'object'",
     }
     for name, text in malformed(good).items():
@@ -211,7 +211,8 @@ def test_merge_validates_every_input_and_refuses_malformed_ones(runs, tmp_path):
 def test_validate_command_accepts_real_reports(runs):
     result = report_cli("validate", *(str(runs[name][0]) for name in runs))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("valid conformance-report/1") == 4
+    assert result.stdout.count("valid conformance-report/2") == 4
+    assert result.stderr == ""  # complete runs: no warning
 
 
 def test_diff_of_two_runs_of_the_same_tests_shows_no_change(runs):
@@ -244,8 +245,9 @@ def test_diff_fails_on_regression_when_asked(runs, tmp_path):
     after = json.loads((runs["serial"][0] / "conformance.json").read_text())
     victim = next(r for r in after["records"] if r["outcome"] == "passed")
     victim.update(outcome="failed", message="AssertionError: out=1, but should be 2")
-    after["summary"]["passed"] -= 1
-    after["summary"]["failed"] += 1
+    for summary in (after["summary"], after["runs"][0]["summary"]):  # validate checks both
+        summary["passed"] -= 1
+        summary["failed"] += 1
     (tmp_path / "after.json").write_text(json.dumps(after))
     before = str(runs["serial"][0])
     plain = report_cli("diff", before, str(tmp_path / "after.json"))

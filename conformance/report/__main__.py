@@ -2,12 +2,16 @@
 
     python -m conformance.report merge A.json B.json ... -o DIR
     python -m conformance.report diff A.json B.json [--compare-devices cpu cuda]
+        [--fail-on-regression [--allow-missing]]
     python -m conformance.report validate A.json ...
 
 An input may be a ``conformance.json`` or a directory holding one. Every
 input is read as JSON (nothing in it is executed) and checked against the
 schema before use; a malformed one is refused with a message naming the file
-and the problem, and exit status 2.
+and the problem, and exit status 2, as is a ``merge -o`` directory that
+cannot be written (before any input is read). An input that did not run all
+its tests (interrupted, stopped at a failure) is named in a warning on
+stderr; as B of ``diff --fail-on-regression`` it fails the gate (exit 1).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from conformance.report.combine import MergeError, merge
-from conformance.report.diff import DiffError, diff, format_diff
+from conformance.report.completeness import describe
+from conformance.report.diff import DiffError, diff, format_diff, gate_problems
 from conformance.report.io import ReportError, load, write_report
+from conformance.report.output import output_problem
 
 
 def _path(given: str) -> Path:
@@ -32,30 +38,69 @@ def _load_all(paths: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
     return [(given, load(_path(given))) for given in paths]
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _warn_incomplete(reports: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    for name, report in reports:
+        why = describe(report)
+        if why:
+            _warn(f"{name} is incomplete: {why}")
+
+
 def _merge(args: argparse.Namespace) -> int:
-    merged = merge(_load_all(args.reports))
-    written = write_report(args.output, merged)
+    problem = output_problem(args.output)
+    if problem is not None:
+        raise ReportError(f"-o {args.output}: {problem}")
+    reports = _load_all(args.reports)
+    _warn_incomplete(reports)
+    merged = merge(reports)
+    try:
+        written = write_report(args.output, merged)
+    except OSError as e:
+        raise ReportError(f"-o {args.output}: cannot write: {e}") from None
     c = merged["summary"]
     print(
         f"merged {len(args.reports)} report(s), {len(merged['runs'])} run(s), "
         f"{c['total']} tests ({c['passed']} passed, {c['failed']} failed, {c['error']} errors, "
         f"{c['skipped']} skipped, {c['xfailed']} xfailed, {c['xpassed']} xpassed) into "
         + ", ".join(str(p) for p in written)
+        + ("" if merged["complete"] else "; INCOMPLETE: " + describe(merged))
     )
     return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
-    (name_a, a), (name_b, b) = _load_all([args.a, args.b])
+    (name_a, a), (name_b, b) = loaded = _load_all([args.a, args.b])
     names = (name_a, name_b)
     result = diff(a, b, names=names, compare_devices=args.compare_devices)
     sys.stdout.write(format_diff(result, a, b, names, limit=args.limit))
-    return 1 if args.fail_on_regression and result.regressions else 0
+    if not args.fail_on_regression:
+        _warn_incomplete(loaded)
+        return 0
+    _warn_incomplete(loaded[:1])
+    gate = gate_problems(result, a, b, names)
+    if args.allow_missing:
+        for problem in gate:
+            _warn(f"{problem} (allowed by --allow-missing)")
+    else:
+        for problem in gate:
+            print(f"error: {problem}", file=sys.stderr)
+        if gate:
+            print(
+                f"error: {name_b} cannot show that nothing regressed; "
+                "pass --allow-missing to accept a partial run",
+                file=sys.stderr,
+            )
+    return 1 if result.regressions or (gate and not args.allow_missing) else 0
 
 
 def _validate(args: argparse.Namespace) -> int:
     for name, report in _load_all(args.reports):
-        print(f"{name}: valid {report['schema']}, {report['summary']['total']} tests")
+        # Counted from the records: validation has checked that the summary agrees.
+        print(f"{name}: valid {report['schema']}, {len(report['records'])} tests")
+        _warn_incomplete([(name, report)])
     return 0
 
 
@@ -93,7 +138,15 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument(
         "--fail-on-regression",
         action="store_true",
-        help="exit 1 when a test fails or errors in B but did not in A",
+        help="exit 1 when a test fails or errors in B but did not in A, and when B "
+        "cannot show it: B was interrupted or stopped early, ran no tests, or lacks "
+        "tests that A has",
+    )
+    d.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="with --fail-on-regression: accept a B that is incomplete or lacks tests "
+        "of A (still warned about on stderr); only regressions fail",
     )
     d.set_defaults(run=_diff)
     v = sub.add_parser("validate", help="check reports against the schema")

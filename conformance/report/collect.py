@@ -15,6 +15,11 @@ nothing. Two halves:
   ``pytest_runtest_logreport`` folds setup, call and teardown into one
   record per test, and ``pytest_sessionfinish`` writes the three files
   once, atomically. Workers never write: one run, one report.
+
+The directory is checked when pytest configures, so that a path that cannot
+be written is a usage error before the run rather than a lost report after
+it. A run that stops early (Ctrl-C, ``-x``, ``pytest.exit``, a collection
+error) still writes its report, marked ``complete: false`` with the reason.
 """
 
 from __future__ import annotations
@@ -66,6 +71,12 @@ def configure(config: pytest.Config) -> None:
     if directory is None or config.pluginmanager.has_plugin(PLUGIN_NAME):
         return
     path = Path(config.invocation_params.dir, directory)
+    if not hasattr(config, "workerinput"):  # only the controller writes
+        from conformance.report.output import output_problem
+
+        problem = output_problem(path)
+        if problem is not None:
+            raise pytest.UsageError(f"--conformance-report {directory}: {problem}")
     config.pluginmanager.register(ReportCollector(config, path), PLUGIN_NAME)
 
 
@@ -129,6 +140,9 @@ class ReportCollector:
         self.started = ""
         self.start_time = 0.0
         self.written: list[Path] = []
+        self.ran = 0  # tests that reached an outcome
+        self.collected: int | None = None
+        self.stopped: str | None = None  # why the session ended early, if it did
 
     # Where the tests run.
     @pytest.hookimpl(hookwrapper=True)
@@ -205,20 +219,36 @@ class ReportCollector:
         if report.passed:
             if report.when == "call":
                 record["outcome"] = "xpassed" if wasxfail is not None else "passed"
-                if wasxfail:
+                if wasxfail is not None:
                     record["message"] = str(wasxfail)
+                    self._reason(record, str(wasxfail))
             return
         if report.skipped:
             if wasxfail is not None:
                 record["outcome"] = "xfailed"
                 self._failure(record, report, "", traceback=False)
                 record.setdefault("message", str(wasxfail) or "xfail")
+                self._reason(record, str(wasxfail))
             else:
                 record["outcome"] = "skipped"
                 record["message"] = _clip(_crash_message(report) or "", MAX_MESSAGE)
+                self._reason(record, record["message"])
             return
         record["outcome"] = "failed" if report.when == "call" else "error"
         self._failure(record, report, "" if report.when == "call" else f"error in {report.when}: ")
+
+    @staticmethod
+    def _reason(record: dict[str, Any], reason: str) -> None:
+        """Why it was skipped or expected to fail, and the links that reason gives;
+        for an xfail, ``message`` holds the failure itself."""
+        from conformance.report.links import links_in
+
+        record["reason"] = _clip(reason, MAX_MESSAGE)
+        links = links_in(record["reason"])
+        if links:
+            record["links"] = links
+        else:
+            record.pop("links", None)
 
     @staticmethod
     def _failure(
@@ -242,6 +272,7 @@ class ReportCollector:
         if record["outcome"] in ("passed", "skipped"):
             record.pop("reproduce", None)
         self.records.append(record)
+        self.ran += 1
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.is_worker or not report.failed:
@@ -298,13 +329,19 @@ class ReportCollector:
             if expectations is not None
             else {"files": [], "strict": False, "skip_expected": False, "unmatched": []}
         )
+        interrupted = int(exitstatus) == int(pytest.ExitCode.INTERRUPTED)
+        causes = [self.stopped] if self.stopped else ["interrupted"] if interrupted else []
+        if self.collected is not None and self.ran < self.collected:
+            causes.append(f"{self.ran} of {self.collected} collected tests ran")
         run = {
             "label": label,
             "shard": self.config.getoption("conformance_shard", None),
             "started": self.started,
             "duration": round(time.monotonic() - self.start_time, 3),
             "exitstatus": int(exitstatus),
-            "interrupted": int(exitstatus) == int(pytest.ExitCode.INTERRUPTED),
+            "interrupted": interrupted,
+            "complete": not causes,
+            "incomplete_reason": "; ".join(causes) or None,
             "environment": env,
             "expectations": summary,
             "summary": counts(self.records),
@@ -314,11 +351,22 @@ class ReportCollector:
             record["duration"] = round(record["duration"], 4)
         return new_report([run], self.records)
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C, and pytest's own stops: xdist's ``-x``, collection errors, pytest.exit."""
+        text = str(excinfo.value)
+        self.stopped = f"{excinfo.typename}: {text}" if text else excinfo.typename
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             return
         from conformance.report.io import write_report
+
+        # -x and --maxfail without xdist stop through these, with exit status 1.
+        early = session.shouldfail or session.shouldstop
+        if early and self.stopped is None:
+            self.stopped = early if isinstance(early, str) else "stopped early"
+        self.collected = session.testscollected
 
         self.written = write_report(self.directory, self.build(session.exitstatus))
 

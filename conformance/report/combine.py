@@ -5,7 +5,9 @@ concatenates the runs of every input and renumbers the records. Runs that
 share a *label* are shards of one configuration (same torch, same GPUs, or
 whatever ``--conformance-report-label`` said): a test may appear only once
 per label, so merging a shard twice, or two runs of one configuration that
-overlap, is refused rather than silently counted twice.
+overlap, is refused rather than silently counted twice. A merged report is
+complete only if every run in it is (:mod:`~conformance.report.completeness`);
+inputs of schema version 1 come out as version 2.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from importlib import metadata
 from typing import Any
 
 from conformance.report import SCHEMA_VERSION
+from conformance.report.completeness import upgrade_run
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
@@ -44,10 +47,12 @@ def now() -> str:
 
 
 def new_report(runs: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
+    runs = [upgrade_run(run) for run in runs]
     return {
         "schema": SCHEMA_VERSION,
         "generated_by": f"torch-nn-conformance {kit_version()}",
         "created": now(),
+        "complete": all(run["complete"] for run in runs),
         "runs": runs,
         "records": records,
         "summary": counts(records),

@@ -5,6 +5,10 @@ another (a CPU run against a CUDA run) lines them up with the device taken
 out of the id instead: ``test_x[cpu-float32]`` against ``test_x[cuda-float32]``.
 That happens by itself when each report ran on exactly one device and the two
 differ, or on request (``compare_devices=("cpu", "cuda")``).
+
+As a gate (``--fail-on-regression``) B must also vouch for every test of A:
+a B that was interrupted, ran nothing, or lacks tests A has would otherwise
+pass by running less (:func:`gate_problems`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from conformance.node_ids import case_of
 from conformance.report.combine import counts
+from conformance.report.completeness import describe
 
 _BROKEN = ("failed", "error")
 
@@ -114,14 +119,32 @@ def diff(
     return Diff(how, changed, only_a, only_b, same, (len(out_a), len(out_b)))
 
 
+def gate_problems(
+    result: Diff, a: dict[str, Any], b: dict[str, Any], names: tuple[str, str] = ("A", "B")
+) -> list[str]:
+    """Why B cannot vouch for A's tests: it did not finish, ran none, or lacks some."""
+    problems = []
+    why = describe(b)
+    if why:
+        problems.append(f"{names[1]} is incomplete: {why}")
+    if not b["records"]:
+        problems.append(f"{names[1]} holds no tests")
+    if result.only_a:
+        ids = sorted(r["id"] for r in result.only_a)
+        listed = ", ".join(ids[:5]) + (f", ... and {len(ids) - 5} more" if len(ids) > 5 else "")
+        problems.append(f"{len(ids)} test(s) of {names[0]} are missing from {names[1]}: {listed}")
+    return problems
+
+
 def _describe(name: str, report: dict[str, Any]) -> str:
     c = report["summary"]
     torches = sorted({run["environment"]["torch"] for run in report["runs"]})
     devices = sorted({d for run in report["runs"] for d in run["environment"]["devices"]})
     outcome_text = ", ".join(f"{c[k]} {k}" for k in c if k != "total" and c[k])
+    why = describe(report)
     return (
         f"{name}: torch {', '.join(torches)}; devices {', '.join(devices) or 'none'}; "
-        f"{c['total']} tests ({outcome_text})"
+        f"{c['total']} tests ({outcome_text})" + (f"; INCOMPLETE: {why}" if why else "")
     )
 
 

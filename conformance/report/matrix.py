@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from conformance.report.completeness import run_incomplete_reason
+
 #: Worst first: a cell's status is the first of these among its records.
 SEVERITY = ("error", "failed", "xpassed", "passed", "xfailed", "skipped")
 _DTYPE_ORDER = (
@@ -128,10 +130,34 @@ def problems(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(bad, key=lambda r: (r["run"], r["id"]))
 
 
+def reason_of(record: dict[str, Any]) -> str:
+    """Why a test was skipped or expected to fail ('' for other outcomes).
+
+    Version-1 reports hold no ``reason``: a skip's message is its reason, and
+    an expected failure's is its expectation's, where one applied.
+    """
+    if "reason" in record:
+        return str(record["reason"])
+    if record["outcome"] == "skipped":
+        return str(record.get("message") or "")
+    if record["outcome"] in ("xfailed", "xpassed") and record.get("expectation"):
+        return str(record["expectation"]["reason"])
+    return ""
+
+
 def skip_reasons(records: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
     """Why tests were skipped, most common first."""
-    reasons = Counter(r.get("message") or "" for r in records if r["outcome"] == "skipped")
+    reasons = Counter(reason_of(r) for r in records if r["outcome"] == "skipped")
     return reasons.most_common()
+
+
+def marked_xfails(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Expected failures of the tests' own xfail markers, in id order (those of
+    an expectations file are listed with the known deviations instead)."""
+    marked = [
+        r for r in report["records"] if r["outcome"] == "xfailed" and not r.get("expectation")
+    ]
+    return sorted(marked, key=lambda r: (r["run"], r["id"]))
 
 
 def environment_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
@@ -169,4 +195,7 @@ def environment_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
     pairs.append(("command line", shlex.join(["pytest", *env["command_line"]])))
     status = f"{run['exitstatus']}" + (" (interrupted)" if run["interrupted"] else "")
     pairs.append(("started", f"{run['started']}, {run['duration']:.1f} s, exit status {status}"))
+    why = run_incomplete_reason(run)
+    if why:
+        pairs.append(("INCOMPLETE", why))
     return pairs

@@ -2,10 +2,14 @@
 
 A colour matrix of checks against device/dtype; a cell with a failure links
 to it; each failure is a ``<details>`` block with the message, Hypothesis'
-shrunk example, the command that reruns it and the traceback. The CSS and
-the few lines of script are inline, and a Content-Security-Policy allows
-exactly those two (by hash) and nothing else: no network, no other script.
-Every piece of text from the report goes through :func:`html.escape`.
+shrunk example, the command that reruns it and the traceback; expected
+failures, known deviations and skips with their reasons. A run that did not
+finish says INTERRUPTED in its title, heading and a banner. The CSS and the
+few lines of script are inline, and a Content-Security-Policy allows exactly
+those two (by hash) and nothing else: no network, no other script. Every
+piece of text from the report goes through :func:`html.escape`; http(s)
+links in reasons become ``<a>`` elements for the reader to follow (the page
+itself fetches nothing).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import html
 from typing import Any
 
 from conformance.report import matrix
+from conformance.report.completeness import describe
+from conformance.report.links import split_links
 from conformance.report.render_md import LEGEND
 
 STYLE = """
@@ -40,6 +46,7 @@ details { border: 1px solid #d0d7de; border-radius: 6px; padding: .3em .7em; mar
 details > summary { cursor: pointer; }
 .legend span { display: inline-block; padding: 0 .5em; margin-right: .3em; }
 .summary span { margin-right: 1em; }
+.interrupted { background: #fff8c5; border: 2px solid #bc4c00; padding: .6em; font-size: 1.1em; }
 """
 
 SCRIPT = """
@@ -70,6 +77,14 @@ def _csp_hash(text: str) -> str:
 
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def linked(value: Any) -> str:
+    """:func:`esc`, with each http(s) link in the text made an ``<a>`` element."""
+    return "".join(
+        f'<a href="{esc(piece)}" rel="noreferrer">{esc(piece)}</a>' if is_link else esc(piece)
+        for piece, is_link in split_links(str(value))
+    )
 
 
 def _anchor(index: int) -> str:
@@ -146,7 +161,7 @@ def _failure(index: int, record: dict[str, Any], runs: list[dict[str, Any]]) -> 
     out += _pre("Replay the exact example", record.get("reproduce_failure"))
     if record.get("expectation"):
         e = record["expectation"]
-        out.append(f"<p>Expected to fail ({esc(e['source'])}): {esc(e['reason'])}</p>")
+        out.append(f"<p>Expected to fail ({esc(e['source'])}): {linked(e['reason'])}</p>")
     if record.get("traceback"):
         out.append(f"<details><summary>Traceback</summary><pre>{esc(record['traceback'])}</pre>")
         out.append("</details>")
@@ -164,6 +179,8 @@ def render_html(report: dict[str, Any]) -> str:
         for s in ("passed", "failed", "error", "xpassed", "xfailed", "skipped")
         if counts[s]
     )
+    why = describe(report)
+    status = ": INTERRUPTED" if why else ""
     csp = (
         f"default-src 'none'; style-src {_csp_hash(STYLE)}; script-src {_csp_hash(SCRIPT)}; "
         "base-uri 'none'; form-action 'none'"
@@ -173,9 +190,18 @@ def render_html(report: dict[str, Any]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Conformance report: {counts['total']} tests, {counts['failed']} failed</title>",
+        f"<title>Conformance report: {'INTERRUPTED, ' if why else ''}{counts['total']} tests, "
+        f"{counts['failed']} failed</title>",
         f"<style>{STYLE}</style></head><body>",
-        "<h1>Conformance report</h1>",
+        f"<h1>Conformance report{status}</h1>",
+        *(
+            [
+                f'<p class="interrupted"><strong>INTERRUPTED</strong>: this report is partial '
+                f"({esc(why)}). Its counts cover only the tests that ran.</p>"
+            ]
+            if why
+            else []
+        ),
         f'<p class="summary"><strong>{counts["total"]} tests</strong> {summary}'
         f"{f' ({len(runs)} runs merged)' if len(runs) > 1 else ''}</p>",
         f"<p>{esc(report['generated_by'])}, {esc(report['created'])}</p>",
@@ -188,6 +214,14 @@ def render_html(report: dict[str, Any]) -> str:
         out.append(f"<h2>Failures ({len(problems)})</h2>")
         for i, record in enumerate(problems):
             out += _failure(i, record, runs)
+    marked = matrix.marked_xfails(report)
+    if marked:
+        out.append(f"<h2>Expected failures ({len(marked)})</h2><table>")
+        out.append("<tr><th>test</th><th>reason</th></tr>")
+        for r in marked:
+            reason = matrix.reason_of(r) or "(no reason given)"
+            out.append(f"<tr><td><code>{esc(r['id'])}</code></td><td>{linked(reason)}</td></tr>")
+        out.append("</table>")
     expected = sorted((r for r in report["records"] if r.get("expectation")), key=lambda r: r["id"])
     if expected:
         out.append(f"<h2>Known deviations applied ({len(expected)})</h2><table>")
@@ -197,7 +231,7 @@ def render_html(report: dict[str, Any]) -> str:
             out.append(
                 f"<tr><td><code>{esc(r['id'])}</code></td>"
                 f'<td class="{esc(r["outcome"])}">{esc(r["outcome"])}</td>'
-                f"<td>{esc(e['reason'])}</td><td>{esc(e['source'])}</td></tr>"
+                f"<td>{linked(e['reason'])}</td><td>{esc(e['source'])}</td></tr>"
             )
         out.append("</table>")
     unmatched = [u for run in runs for u in run["expectations"]["unmatched"]]
@@ -208,7 +242,7 @@ def render_html(report: dict[str, Any]) -> str:
     reasons = matrix.skip_reasons(report["records"])
     if reasons:
         out.append("<h2>Skipped</h2><table><tr><th>tests</th><th>reason</th></tr>")
-        out += [f"<tr><td>{n}</td><td>{esc(reason)}</td></tr>" for reason, n in reasons]
+        out += [f"<tr><td>{n}</td><td>{linked(reason)}</td></tr>" for reason, n in reasons]
         out.append("</table>")
     out += [f"<script>{SCRIPT}</script>", "</body></html>", ""]
     return "\n".join(out)

@@ -1,12 +1,14 @@
 """``conformance.md``: the report as GitHub-flavoured Markdown, for job summaries.
 
-A summary line, the environment, the matrix of checks against device/dtype,
-then each failure in a ``<details>`` block (message, shrunk example, the
-command that reruns it), the known deviations that applied, and why tests
-were skipped. Everything taken from the report is escaped: table cells and
-summaries as HTML text, code in fences longer than any run of backticks it
-holds. GitHub caps a job summary at 1 MiB: at most :data:`MAX_DETAILS`
-failures are spelt out.
+A summary line (under an INTERRUPTED warning when the run did not finish),
+the environment, the matrix of checks against device/dtype, then each
+failure in a ``<details>`` block (message, shrunk example, the command that
+reruns it), the expected failures and known deviations with their reasons,
+and why tests were skipped. Everything taken from the report is escaped:
+table cells and summaries as HTML text, code in fences longer than any run of
+backticks it holds; links in reasons become ``<a>`` elements, escaped too.
+GitHub caps a job summary at 1 MiB: at most :data:`MAX_DETAILS` failures and
+:data:`MAX_ROWS` expected failures are spelt out.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import re
 from typing import Any
 
 from conformance.report import matrix
+from conformance.report.completeness import describe, run_incomplete_reason
+from conformance.report.links import split_links
 
 MAX_DETAILS = 50
+MAX_ROWS = 200
 SYMBOLS = {
     "passed": "✅",
     "failed": "❌",
@@ -35,6 +40,14 @@ LEGEND = (
 def cell_text(text: str) -> str:
     """Plain text made safe for one Markdown table cell."""
     return html.escape(text).replace("|", "&#124;").replace("\n", " ").replace("`", "&#96;")
+
+
+def linked_text(text: str) -> str:
+    """:func:`cell_text`, with each http(s) link in it made an ``<a>`` element."""
+    return "".join(
+        f'<a href="{html.escape(piece)}">{html.escape(piece)}</a>' if is_link else cell_text(piece)
+        for piece, is_link in split_links(text)
+    )
 
 
 def fenced(text: str, info: str = "") -> str:
@@ -82,7 +95,8 @@ def _environment(report: dict[str, Any]) -> list[str]:
     ]
     for i, run in enumerate(runs):
         env = run["environment"]
-        exit_text = str(run["exitstatus"]) + (" (interrupted)" if run["interrupted"] else "")
+        why = run_incomplete_reason(run)
+        exit_text = str(run["exitstatus"]) + (f" (INCOMPLETE: {why})" if why else "")
         values = [
             run["label"],
             run["shard"] or "",
@@ -138,14 +152,30 @@ def _details(record: dict[str, Any], runs: list[dict[str, Any]]) -> list[str]:
         ]
     if record.get("expectation"):
         e = record["expectation"]
-        lines += [f"Expected to fail ({html.escape(e['source'])}): {html.escape(e['reason'])}", ""]
+        lines += [f"Expected to fail ({cell_text(e['source'])}): {linked_text(e['reason'])}", ""]
     lines += ["</details>", ""]
     return lines
 
 
+def _headline(report: dict[str, Any]) -> list[str]:
+    """The title and, for a run that did not finish, a warning no reader can miss:
+    its records are all that ran, and may well be all green."""
+    why = describe(report)
+    if not why:
+        return ["# Conformance report", ""]
+    return [
+        "# Conformance report: INTERRUPTED",
+        "",
+        "> [!WARNING]",
+        f"> **INTERRUPTED**: this report is partial ({cell_text(why)}). "
+        "Its counts cover only the tests that ran.",
+        "",
+    ]
+
+
 def render_md(report: dict[str, Any]) -> str:
     runs = report["runs"]
-    lines = ["# Conformance report", "", _summary_line(report["summary"], len(runs)), ""]
+    lines = [*_headline(report), _summary_line(report["summary"], len(runs)), ""]
     lines += ["## Environment", "", *_environment(report), ""]
     lines += ["## Checks × device/dtype", "", *_matrix(report), ""]
 
@@ -157,6 +187,17 @@ def render_md(report: dict[str, Any]) -> str:
         if len(bad) > MAX_DETAILS:
             lines += [f"... and {len(bad) - MAX_DETAILS} more: see conformance.json.", ""]
 
+    marked = matrix.marked_xfails(report)
+    if marked:
+        lines += [f"## Expected failures ({len(marked)})", ""]
+        lines += ["| test | reason |", "| --- | --- |"]
+        for r in marked[:MAX_ROWS]:
+            reason = matrix.reason_of(r) or "(no reason given)"
+            lines.append(f"| <code>{cell_text(r['id'])}</code> | {linked_text(reason)} |")
+        if len(marked) > MAX_ROWS:
+            lines.append(f"| ... and {len(marked) - MAX_ROWS} more: see conformance.json | |")
+        lines.append("")
+
     expected = [r for r in report["records"] if r.get("expectation")]
     if expected:
         lines += [f"## Known deviations applied ({len(expected)})", ""]
@@ -165,7 +206,7 @@ def render_md(report: dict[str, Any]) -> str:
             e = r["expectation"]
             lines.append(
                 f"| <code>{cell_text(r['id'])}</code> | {SYMBOLS[r['outcome']]} {r['outcome']} | "
-                f"{cell_text(e['reason'])} ({cell_text(e['source'])}) |"
+                f"{linked_text(e['reason'])} ({cell_text(e['source'])}) |"
             )
         lines.append("")
 
@@ -180,6 +221,10 @@ def render_md(report: dict[str, Any]) -> str:
     reasons = matrix.skip_reasons(report["records"])
     if reasons:
         lines += ["## Skipped", "", "| tests | reason |", "| ---: | --- |"]
-        lines += [f"| {n} | {cell_text(reason[:300])} |" for reason, n in reasons[:20]]
+        lines += [f"| {n} | {linked_text(reason[:300])} |" for reason, n in reasons[:MAX_ROWS]]
+        if len(reasons) > MAX_ROWS:
+            lines.append(
+                f"| | ... and {len(reasons) - MAX_ROWS} more reasons: see conformance.json |"
+            )
         lines.append("")
     return "\n".join(lines)
