@@ -27,10 +27,22 @@ _BY_NAME: dict[str, torch.dtype] = {
 }
 
 
+_SUPPORTED = frozenset(_BY_NAME.values())
+
+
 def resolve_dtype(dtype: torch.dtype | str, name: str = "dtype") -> torch.dtype:
-    """``torch.float32`` or ``"float32"`` -> ``torch.float32``; anything else is an error."""
+    """``torch.float32`` or ``"float32"`` -> ``torch.float32``; anything else is an error.
+
+    Only the dtypes of :data:`DTYPE_KINDS` are accepted: quantized, float8 and
+    the other exotic dtypes fail inside torch on the first value stored, so
+    they are rejected here, by name.
+    """
     if isinstance(dtype, torch.dtype):
-        return dtype
+        if dtype in _SUPPORTED:
+            return dtype
+        raise InvalidArgument(
+            f"{name}={dtype} is not supported; expected one of {', '.join(sorted(_BY_NAME))}"
+        )
     if isinstance(dtype, str) and dtype.removeprefix("torch.") in _BY_NAME:
         return _BY_NAME[dtype.removeprefix("torch.")]
     raise InvalidArgument(

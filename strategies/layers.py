@@ -19,6 +19,8 @@ from hypothesis.errors import InvalidArgument
 from torch import nn
 
 from strategies._validation import (
+    check_choices,
+    check_drawn,
     check_int,
     check_interval,
     check_optional_bool,
@@ -27,7 +29,7 @@ from strategies._validation import (
 )
 from strategies.devices import parse_device
 from strategies.dtypes import resolve_dtype
-from strategies.shapes import DEFAULT_MAX_NUMEL, _draw_shape, shapes
+from strategies.shapes import DEFAULT_MAX_NUMEL, MAX_DIMS, _draw_shape, shapes
 from strategies.tensors import _check_tensor_args, _default_if_none, _tensors
 
 __all__ = [
@@ -41,8 +43,12 @@ __all__ = [
 ]
 
 
-def _fixed_or_drawn(draw: st.DrawFn, value: Any, label: str) -> Any:
-    return draw(value, label=label) if isinstance(value, st.SearchStrategy) else value
+def _fixed_or_drawn(draw: st.DrawFn, value: Any, label: str, check: Callable[[Any], Any]) -> Any:
+    """``value``, or what it draws when it is a strategy, ``check``-ed at
+    draw time (a fixed value was checked when the strategy was built)."""
+    if isinstance(value, st.SearchStrategy):
+        return check_drawn(draw(value, label=label), label, value, check)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,13 +93,21 @@ def _linear_configs(
         in_features=in_features,
         out_features=out_features,
         bias=has_bias,
-        dtype=_fixed_or_drawn(draw, dtype, "dtype"),
-        device=str(_fixed_or_drawn(draw, device, "device")),
+        dtype=_fixed_or_drawn(draw, dtype, "dtype", _linear_dtype),
+        device=_fixed_or_drawn(draw, device, "device", parse_device),
     )
 
 
+def _linear_dtype(dtype: Any) -> torch.dtype:
+    dt = resolve_dtype(dtype)
+    if not (dt.is_floating_point or dt.is_complex):
+        # nn.Linear's parameters require gradients: torch refuses to build one.
+        raise InvalidArgument(f"dtype={dt} must be a floating or complex dtype for nn.Linear")
+    return dt
+
+
 def _check_dtype_arg(dtype: Any) -> Any:
-    return dtype if isinstance(dtype, st.SearchStrategy) else resolve_dtype(dtype)
+    return dtype if isinstance(dtype, st.SearchStrategy) else _linear_dtype(dtype)
 
 
 def _check_device_arg(device: Any) -> Any:
@@ -112,8 +126,9 @@ def linear_configs(
 ) -> st.SearchStrategy[LinearConfig]:
     """Configs for ``nn.Linear``: feature counts, bias, dtype and device.
 
-    ``bias=None`` draws it. ``dtype`` and ``device`` are values or strategies
-    (e.g. :func:`~strategies.dtypes`, :func:`~strategies.devices`). Pass
+    ``bias=None`` draws it. ``dtype`` (floating or complex) and ``device`` are
+    values or strategies (e.g. :func:`~strategies.dtypes`,
+    :func:`~strategies.devices`), whose values are checked as drawn. Pass
     ``min_in_features=0`` / ``min_out_features=0`` to reach zero features
     (PyTorch warns that initialising zero-element tensors is a no-op).
     Shrinks toward ``Linear(min_in, min_out, bias=True)``.
@@ -175,8 +190,10 @@ def _batched_inputs(
 def _check_input_args(
     min_batch_dims: int, max_batch_dims: int, max_side: int, max_numel: int
 ) -> None:
-    check_int(min_batch_dims, "min_batch_dims", min_value=0)
-    check_int(max_batch_dims, "max_batch_dims", min_value=0)
+    # The feature dim comes on top of the batch dims.
+    most, why = MAX_DIMS - 1, f"{MAX_DIMS - 1}: with the feature dim, {MAX_DIMS} dims at most"
+    check_int(min_batch_dims, "min_batch_dims", min_value=0, max_value=most, max_reason=why)
+    check_int(max_batch_dims, "max_batch_dims", min_value=0, max_value=most, max_reason=why)
     check_interval(min_batch_dims, max_batch_dims, "min_batch_dims", "max_batch_dims")
     check_int(max_side, "max_side", min_value=0)
     check_int(max_numel, "max_numel", min_value=1)
@@ -208,6 +225,8 @@ def linear_inputs(
     """
     if not isinstance(config, LinearConfig):
         raise InvalidArgument(f"config={config!r} must be a LinearConfig")
+    # A config is plain data, built by hand too: its in_features becomes a side.
+    check_int(config.in_features, "config.in_features", min_value=0)
     _check_input_args(min_batch_dims, max_batch_dims, max_side, max_numel)
     dt, dev = _check_tensor_args(config.dtype, config.device, requires_grad, layout)
     return _batched_inputs(
@@ -255,6 +274,12 @@ class DropoutConfig:
     kind: str
     p: float
     inplace: bool
+
+    def __post_init__(self) -> None:
+        # Only the kind: every property looks it up. p and inplace go to the
+        # layer as given, so that configs can probe the layer's own checks
+        # (p=1.5 must raise ValueError from the constructor).
+        check_choices(self.kind, "kind", DROPOUT_KINDS)
 
     @property
     def kwargs(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from torch import nn
 
 from strategies._validation import (
@@ -27,6 +28,8 @@ from strategies._validation import (
     check_probability,
     check_subset,
 )
+from strategies.devices import parse_device
+from strategies.dtypes import resolve_dtype
 
 __all__ = [
     "CONTAINERS",
@@ -42,6 +45,10 @@ __all__ = [
 
 MODEL_KINDS: tuple[str, ...] = ("stack", "gated", "two_branch")
 CONTAINERS: tuple[str, ...] = ("sequential", "modulelist", "moduledict")
+
+#: The most blocks a drawn model may have (``max_depth`` above it is
+#: rejected): deeper stacks test nothing new and cost a draw per block.
+MAX_DEPTH = 64
 
 
 class Gated(nn.Module):
@@ -113,13 +120,35 @@ def build_model(
     out_features: int,
     dropout_blocks: tuple[bool, ...],
     p: float,
-    dtype: torch.dtype | None = None,
+    dtype: torch.dtype | str | None = None,
     device: str | torch.device | None = None,
 ) -> nn.Module:
-    """Build a model from keyword data (what :attr:`ModelConfig.kwargs` holds)."""
+    """Build a model from keyword data (what :attr:`ModelConfig.kwargs` holds).
+
+    ``p`` goes to ``nn.Dropout`` as given (its own check rejects p outside
+    [0, 1]); ``dtype`` must be floating or complex, as nn.Linear's is.
+    """
     check_choices(kind, "kind", MODEL_KINDS)
     check_choices(outer, "outer", CONTAINERS)
     check_choices(inner, "inner", CONTAINERS)
+    for name, value in [
+        ("in_features", in_features),
+        ("hidden_features", hidden_features),
+        ("out_features", out_features),
+    ]:
+        check_int(value, name, min_value=0)
+    if not isinstance(dropout_blocks, (tuple, list)) or not all(
+        isinstance(b, bool) for b in dropout_blocks
+    ):
+        raise InvalidArgument(f"dropout_blocks={dropout_blocks!r} must be a tuple of bools")
+    if dtype is not None:
+        dtype = resolve_dtype(dtype)
+        if not (dtype.is_floating_point or dtype.is_complex):
+            raise InvalidArgument(
+                f"dtype={dtype} must be a floating or complex dtype for nn.Linear"
+            )
+    if device is not None:
+        device = parse_device(device)
     factory: dict[str, Any] = {"dtype": dtype, "device": device}
     outer_cls, inner_cls = _CONTAINER_CLASSES[outer], _CONTAINER_CLASSES[inner]
     blocks = []
@@ -168,7 +197,7 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     def build(
-        self, *, dtype: torch.dtype | None = None, device: str | torch.device | None = None
+        self, *, dtype: torch.dtype | str | None = None, device: str | torch.device | None = None
     ) -> nn.Module:
         return build_model(**self.kwargs, dtype=dtype, device=device)
 
@@ -214,8 +243,9 @@ def model_configs(
     """Configs for small nested models (see the module docstring).
 
     ``kinds`` is a subset of :data:`MODEL_KINDS`, ``containers`` of
-    :data:`CONTAINERS`; depth counts blocks. Shrinks toward a one-block
-    ``stack`` in ``nn.Sequential`` with no dropout in the block.
+    :data:`CONTAINERS`; depth counts blocks, at most :data:`MAX_DEPTH`.
+    Shrinks toward a one-block ``stack`` in ``nn.Sequential`` with no
+    dropout in the block.
 
     >>> from strategies import model_configs
     >>> cfg = model_configs(kinds=["two_branch"]).example()  # doctest: +SKIP
@@ -223,8 +253,9 @@ def model_configs(
     """
     chosen_kinds = check_subset(kinds, "kinds", MODEL_KINDS)
     chosen_containers = check_subset(containers, "containers", CONTAINERS)
-    check_int(min_depth, "min_depth", min_value=1)
-    check_int(max_depth, "max_depth", min_value=1)
+    deepest = f"{MAX_DEPTH}, the most blocks a drawn model may have"
+    check_int(min_depth, "min_depth", min_value=1, max_value=MAX_DEPTH, max_reason=deepest)
+    check_int(max_depth, "max_depth", min_value=1, max_value=MAX_DEPTH, max_reason=deepest)
     check_interval(min_depth, max_depth, "min_depth", "max_depth")
     check_int(max_features, "max_features", min_value=1)
     check_probability(min_p, "min_p")

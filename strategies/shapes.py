@@ -36,6 +36,16 @@ Shape = tuple[int, ...]
 #: broadcast result): small tensors keep examples fast and shrinking cheap.
 DEFAULT_MAX_NUMEL = 512
 
+#: The most dimensions a drawn shape may have (``min_dims``, ``max_dims`` and
+#: ``base_shape`` above it are rejected): torch's reductions refuse more
+#: ("only tensors with up to 64 dims are supported").
+MAX_DIMS = 64
+
+#: The most shapes one example of the broadcasting strategies may hold
+#: (``num_shapes`` above it is rejected): each shape costs draws, and
+#: Hypothesis bounds the draws of one example.
+MAX_NUM_SHAPES = 32
+
 
 class BroadcastableShapes(NamedTuple):
     """Shapes that broadcast together, and the shape they broadcast to."""
@@ -60,19 +70,56 @@ class NonBroadcastableShapes(NamedTuple):
     indices: tuple[int, int]
 
 
-def _ordered_sides(low: int, high: int, *, first: tuple[int, ...]) -> list[int]:
-    """The integers in [low, high], the ``first`` ones (where in range) leading."""
-    lead = [v for v in first if low <= v <= high]
-    return lead + [v for v in range(low, high + 1) if v not in lead]
+class _OrderedSides:
+    """The integers in [low, high] less ``skip``, the ``first`` ones (where in
+    range) leading, the rest ascending: computed per index, never listed, so
+    that a bound of 10**9 costs what a bound of 5 does."""
+
+    __slots__ = ("_head", "_start", "size")
+
+    def __init__(
+        self, low: int, high: int, *, first: tuple[int, ...], skip: tuple[int, ...] = ()
+    ) -> None:
+        lead = [v for v in first if low <= v <= high and v not in skip]
+        # Above every special value, the order is plain counting.
+        start = max(low, *first, *skip) + 1
+        rest = [v for v in range(low, min(high + 1, start)) if v not in lead and v not in skip]
+        self._head = (*lead, *rest)
+        self._start = start
+        # Not __len__, which fails beyond sys.maxsize (a bound of 2**63 - 1 has one more).
+        self.size = len(self._head) + max(0, high - start + 1)
+
+    def __getitem__(self, index: int) -> int:
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        head = len(self._head)
+        return self._head[index] if index < head else self._start + index - head
+
+
+Sides = tuple[int, ...] | _OrderedSides
+
+
+def _size(sides: Sides) -> int:
+    return sides.size if isinstance(sides, _OrderedSides) else len(sides)
+
+
+def _ordered_sides(
+    low: int, high: int, *, first: tuple[int, ...], skip: tuple[int, ...] = ()
+) -> Sides:
+    """The integers in [low, high] less ``skip``, the ``first`` ones (where in
+    range) leading: a tuple for short ranges (indexed in every side draw),
+    computed per index for long ones."""
+    order = _OrderedSides(low, high, first=first, skip=skip)
+    return tuple(order[i] for i in range(order.size)) if order.size <= 64 else order
 
 
 @functools.lru_cache(maxsize=1024)  # looked up inside composite draws: build each once
-def _side(low: int, high: int) -> tuple[st.SearchStrategy[int], tuple[int, ...]]:
+def _side(low: int, high: int) -> tuple[st.SearchStrategy[int], Sides]:
     """A side in [low, high] shrinking toward 1, then 0, then 2, 3, ...: an
     index strategy and the sides it indexes (the index is looked up by the
     caller rather than by ``.map``, which costs a span and more per draw)."""
-    order = tuple(_ordered_sides(low, high, first=(1, 0)))
-    return st.integers(0, len(order) - 1), order
+    order = _ordered_sides(low, high, first=(1, 0))
+    return st.integers(0, _size(order) - 1), order
 
 
 _BOOLEANS = st.booleans()
@@ -82,17 +129,26 @@ def _default_max_side(min_side: int) -> int:
     return max(min_side + 5, 2)
 
 
+def _default_max_dims(min_dims: int) -> int:
+    return min(min_dims + 3, MAX_DIMS)
+
+
 def _capped_side(draw: st.DrawFn, min_side: int, max_side: int, cap: int) -> int:
     """Draw a side from [min_side, min(max_side, cap)]; cap >= min_side holds."""
     index, order = _side(min_side, max(min_side, min(max_side, cap)))
     return order[draw(index)]
 
 
+_DIMS_REASON = f"{MAX_DIMS}, the most dimensions a drawn shape may have"
+
+
 def _validate_dims_and_sides(
     min_dims: int, max_dims: int | None, min_side: int, max_side: int | None, max_numel: int
 ) -> None:
-    check_int(min_dims, "min_dims", min_value=0)
-    check_optional_int(max_dims, "max_dims", min_value=0)
+    check_int(min_dims, "min_dims", min_value=0, max_value=MAX_DIMS, max_reason=_DIMS_REASON)
+    check_optional_int(
+        max_dims, "max_dims", min_value=0, max_value=MAX_DIMS, max_reason=_DIMS_REASON
+    )
     check_interval(min_dims, max_dims, "min_dims", "max_dims")
     check_int(min_side, "min_side", min_value=0)
     check_optional_int(max_side, "max_side", min_value=0)
@@ -159,20 +215,32 @@ def shapes(
 
     0-d shapes ``()``, size-0 and size-1 sides are all reachable with the
     defaults; raise ``min_dims`` or ``min_side`` to exclude them. ``max_dims``
-    defaults to ``min_dims + 3``, ``max_side`` to ``max(min_side + 5, 2)``,
-    and no shape has more than ``max_numel`` elements (sides are bounded while
-    drawing, so nothing is filtered). Shapes shrink toward ``min_dims`` sides
-    of 1 (then 0).
+    defaults to ``min_dims + 3`` and may be at most :data:`MAX_DIMS` (64);
+    ``max_side`` defaults to ``max(min_side + 5, 2)``. No shape has more than
+    ``max_numel`` elements (sides are bounded while drawing, so nothing is
+    filtered), and no bound costs work in proportion to it: sides are
+    indexed, never listed. Shapes shrink toward ``min_dims`` sides of 1
+    (then 0).
 
     >>> from strategies import shapes
     >>> shapes(min_dims=1, max_dims=3, max_side=4).example()  # doctest: +SKIP
     (3, 0, 1)
     """
     _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
-    hi_dims = min_dims + 3 if max_dims is None else max_dims
+    hi_dims = _default_max_dims(min_dims) if max_dims is None else max_dims
     hi_side = _default_max_side(min_side) if max_side is None else max_side
     hi_dims = _max_fitting_dims(min_dims, hi_dims, min_side, max_numel, lambda n: min_side**n)
     return _shapes(min_dims, hi_dims, min_side, hi_side, max_numel)
+
+
+def _check_num_shapes(num_shapes: int, least: int) -> None:
+    check_int(
+        num_shapes,
+        "num_shapes",
+        min_value=least,
+        max_value=MAX_NUM_SHAPES,
+        max_reason=f"{MAX_NUM_SHAPES}, the most shapes one example may hold",
+    )
 
 
 def _result_floors(base_shape: Shape, reach: int, min_side: int) -> list[int]:
@@ -263,10 +331,14 @@ def mutually_broadcastable_shapes(
     >>> mutually_broadcastable_shapes(num_shapes=3).example()  # doctest: +SKIP
     BroadcastableShapes(input_shapes=((4, 1), (), (1, 3)), result_shape=(4, 3))
     """
-    check_int(num_shapes, "num_shapes", min_value=1)
+    _check_num_shapes(num_shapes, 1)
     base = check_shape(base_shape, "base_shape")
+    if len(base) > MAX_DIMS:
+        raise InvalidArgument(
+            f"base_shape={base_shape!r} has {len(base)} dimensions, more than {_DIMS_REASON}"
+        )
     _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
-    hi_dims = min_dims + 3 if max_dims is None else max_dims
+    hi_dims = _default_max_dims(min_dims) if max_dims is None else max_dims
     hi_side = _default_max_side(min_side) if max_side is None else max_side
 
     def smallest(ndim: int) -> int:
@@ -292,6 +364,63 @@ def mutually_broadcastable_shapes(
     )
 
 
+def _conflict_sizes(low: int, high: int) -> Sides:
+    """Sizes other than 1 in [low, high], shrinking toward 2, then 0, 3, 4, ...
+
+    Every prefix holds the smallest sizes (0 and 2 where in range), so the
+    sizes up to a cap are a prefix: ``_size(_conflict_sizes(low, cap))`` of them.
+    """
+    return _ordered_sides(low, high, first=(2, 0), skip=(1,))
+
+
+def _numel_without(shape: list[int], depth: int) -> int:
+    return math.prod(shape[:-depth]) * math.prod(shape[len(shape) - depth + 1 :])
+
+
+def _make_room(
+    shapes_: list[list[int]],
+    targets: tuple[int, ...],
+    depth: int,
+    need: int,
+    max_numel: int,
+    floor: int,
+    together: bool,
+) -> None:
+    """Shrink sides outside the conflicting dim ``-depth`` until each target
+    shape times the side ``need`` fits ``max_numel``: outer dims first, each to
+    ``floor`` (1, which broadcasts against anything; or, where 1 is out of
+    bounds, ``min_side`` in every shape reaching that dim, ``together``, so
+    that they still agree). A bound, not a filter: validation made sure that
+    shapes of ``floor`` sides leave the room."""
+    for t in targets:
+        shape = shapes_[t]
+        for pos in range(len(shape), 0, -1):  # aligned from the right, outermost first
+            if _numel_without(shape, depth) * need <= max_numel:
+                break
+            if pos == depth or shape[-pos] <= floor:
+                continue
+            for other in shapes_ if together else (shape,):
+                if len(other) >= pos:
+                    other[-pos] = floor
+
+
+def _fitting(
+    min_side: int,
+    max_side: int,
+    shapes_: list[list[int]],
+    targets: tuple[int, ...],
+    depth: int,
+    max_numel: int,
+) -> int:
+    """How many conflict sizes (a prefix) every target shape can hold at ``-depth``."""
+    cap = max_side
+    for t in targets:
+        rest = _numel_without(shapes_[t], depth)
+        if rest:  # a shape with a zero side holds any size in 0 elements
+            cap = min(cap, max_numel // rest)
+    return _size(_conflict_sizes(min_side, cap))
+
+
 @st.composite
 def _non_broadcastable(
     draw: st.DrawFn,
@@ -300,7 +429,7 @@ def _non_broadcastable(
     max_dims: int,
     min_side: int,
     max_side: int,
-    conflict_sizes: list[int],
+    conflict_sizes: Sides,
     max_numel: int,
 ) -> NonBroadcastableShapes:
     base = draw(
@@ -311,15 +440,31 @@ def _non_broadcastable(
     i = draw(st.integers(0, num_shapes - 2), label="first conflicting shape")
     j = draw(st.integers(i + 1, num_shapes - 1), label="second conflicting shape")
     depth = draw(st.integers(1, min(len(shapes_[i]), len(shapes_[j]))), label="-dim")
-    a_index = draw(st.integers(0, len(conflict_sizes) - 1))
-    b_index = draw(st.integers(0, len(conflict_sizes) - 2))
+    # The conflicting sides multiply the rest of their shapes, which the
+    # start filled up to max_numel: make room for the two smallest sizes,
+    # then draw each size among those that fit (all of them, in the common
+    # case, so the draws are those of the unbounded sizes).
+    one_allowed = min_side <= 1 <= max_side
+    # Where 1 is out of bounds every other shape takes size a, as shape i does.
+    takes_a = (
+        (i,)
+        if one_allowed
+        else tuple(k for k, s in enumerate(shapes_) if k != j and len(s) >= depth)
+    )
+    need = max(conflict_sizes[0], conflict_sizes[1])
+    floor = 1 if one_allowed else min_side
+    _make_room(shapes_, (*takes_a, j), depth, need, max_numel, floor, together=not one_allowed)
+    n_a = _fitting(min_side, max_side, shapes_, takes_a, depth, max_numel)
+    n_b = _fitting(min_side, max_side, shapes_, (j,), depth, max_numel)
+    a_index = draw(st.integers(0, n_a - 1))
+    b_index = draw(st.integers(0, n_b - 2 + (a_index >= n_b)))
     a = conflict_sizes[a_index]
-    b = conflict_sizes[b_index + (b_index >= a_index)]  # any size but a
+    b = conflict_sizes[b_index + (b_index >= a_index)]  # any fitting size but a
     shapes_[i][-depth] = a
     shapes_[j][-depth] = b
     # Keep the conflict to one dimension: every other shape is 1 there, or a
     # when the bounds exclude 1 (so indices name one of the conflicting pairs).
-    other = 1 if min_side <= 1 <= max_side else a
+    other = 1 if one_allowed else a
     for k, s in enumerate(shapes_):
         if k not in (i, j) and len(s) >= depth:
             s[-depth] = other
@@ -344,30 +489,43 @@ def non_broadcastable_shapes(
 
     Built from broadcastable shapes by setting one aligned dimension of two
     shapes to two different sizes, neither 1 (so ``(0,)`` against ``(2,)``
-    conflicts, while ``(0,)`` against ``(1,)`` would not). The shapes start
-    within ``max_numel`` elements; the conflicting side can multiply that by
-    at most ``max_side``. Shrinks toward ``((2,), (0,))``.
+    conflicts, while ``(0,)`` against ``(1,)`` would not). No shape has more
+    than ``max_numel`` elements, which must leave room for the two smallest
+    conflicting sizes (``(2,)`` against ``(0,)`` needs 2). Shrinks toward
+    ``((2,), (0,))``.
 
     >>> from strategies import non_broadcastable_shapes
     >>> non_broadcastable_shapes().example()  # doctest: +SKIP
     NonBroadcastableShapes(input_shapes=((3, 2), (4, 1)), dim=-2, sizes=(3, 4), indices=(0, 1))
     """
-    check_int(num_shapes, "num_shapes", min_value=2)
+    _check_num_shapes(num_shapes, 2)
     _validate_dims_and_sides(min_dims, max_dims, min_side, max_side, max_numel)
     if min_dims < 1:
         raise InvalidArgument(
             f"min_dims={min_dims} must be at least 1: 0-d shapes broadcast with everything"
         )
-    hi_dims = min_dims + 3 if max_dims is None else max_dims
+    hi_dims = _default_max_dims(min_dims) if max_dims is None else max_dims
     hi_side = _default_max_side(min_side) if max_side is None else max_side
-    hi_dims = _max_fitting_dims(min_dims, hi_dims, min_side, max_numel, lambda n: min_side**n)
-    conflict_sizes = _ordered_sides(min_side, hi_side, first=(2, 0))
-    conflict_sizes = [s for s in conflict_sizes if s != 1]
-    if len(conflict_sizes) < 2:
+    conflict_sizes = _conflict_sizes(min_side, hi_side)
+    if _size(conflict_sizes) < 2:
         raise InvalidArgument(
             f"min_side={min_side} and max_side={hi_side} leave fewer than two sizes "
             "other than 1, so no two sides can conflict"
         )
+    # The smallest shape of a rank holding the larger of the two smallest
+    # sizes (zero sides, which would make room for anything, left aside).
+    need = max(conflict_sizes[0], conflict_sizes[1])
+
+    def smallest(ndim: int) -> int:
+        return max(min_side, 1) ** (ndim - 1) * need
+
+    if smallest(min_dims) > max_numel:
+        raise InvalidArgument(
+            f"max_numel={max_numel} is too small for min_dims={min_dims}, "
+            f"min_side={min_side} and max_side={hi_side}: the smallest shapes that "
+            f"conflict hold up to {smallest(min_dims)} elements"
+        )
+    hi_dims = _max_fitting_dims(min_dims, hi_dims, min_side, max_numel, smallest)
     return _non_broadcastable(
         num_shapes, min_dims, hi_dims, min_side, hi_side, conflict_sizes, max_numel
     )

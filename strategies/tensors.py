@@ -9,15 +9,17 @@ draw one seed and fill their values from a seeded ``torch.Generator``
 
 from __future__ import annotations
 
+import cmath
 import functools
 import math
+import numbers
 from typing import Any, Literal, NamedTuple
 
 import torch
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from strategies._validation import check_bool, check_choices, check_shape
+from strategies._validation import check_bool, check_choices, check_int, check_shape
 from strategies.devices import parse_device
 from strategies.dtypes import resolve_dtype
 from strategies.shapes import DEFAULT_MAX_NUMEL, Shape, mutually_broadcastable_shapes
@@ -66,8 +68,7 @@ def _elements_bound(dtype: torch.dtype) -> tuple[int, int]:
     return max(info.min, -bound), bound
 
 
-@functools.cache
-def default_elements(dtype: torch.dtype) -> st.SearchStrategy[Any]:
+def default_elements(dtype: torch.dtype | str) -> st.SearchStrategy[Any]:
     """Finite values of ``dtype`` whose pairwise products do not overflow it.
 
     Floats lie in [-100, 100] with no NaN, infinity or subnormal (GPUs may
@@ -76,6 +77,11 @@ def default_elements(dtype: torch.dtype) -> st.SearchStrategy[Any]:
     strategy per dtype (built once): :func:`tensors` recognises it, and fills
     large tensors with :func:`seeded_values` of the same range instead.
     """
+    return _default_elements(resolve_dtype(dtype))
+
+
+@functools.cache
+def _default_elements(dtype: torch.dtype) -> st.SearchStrategy[Any]:
     if dtype == torch.bool:
         return st.booleans()
     if dtype.is_floating_point or dtype.is_complex:
@@ -131,7 +137,7 @@ def _seeded_reals(generator: torch.Generator, n: int, dtype: torch.dtype) -> tor
     return values.masked_fill((values != 0) & (values.abs() < torch.finfo(dtype).tiny), 0.0)
 
 
-def seeded_values(seed: int, n: int, dtype: torch.dtype) -> torch.Tensor:
+def seeded_values(seed: int, n: int, dtype: torch.dtype | str) -> torch.Tensor:
     """``n`` values of ``dtype`` in :func:`default_elements`' range, from ``seed``.
 
     A 1-D CPU tensor, the same for the same arguments on every machine;
@@ -140,7 +146,21 @@ def seeded_values(seed: int, n: int, dtype: torch.dtype) -> torch.Tensor:
     +-0.5, +-2, the smallest normal, +-100), never NaN, infinite or subnormal.
     Integers: uniform in the range, one in four from its edges (0, +-1, 2, the
     bounds). Bools: fair coin flips. Complex: real and imaginary parts as floats.
+    ``seed`` is a torch seed, in [0, 2**64 - 1]; ``n`` is at least 0.
     """
+    check_int(
+        seed,
+        "seed",
+        min_value=0,
+        max_value=2**64 - 1,
+        max_reason="2**64 - 1, the largest torch seed",
+    )
+    check_int(n, "n", min_value=0)
+    return _seeded_values(seed, n, resolve_dtype(dtype))
+
+
+def _seeded_values(seed: int, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`seeded_values` for arguments already checked (the draw path)."""
     if seed == 0:
         return torch.zeros(n, dtype=dtype)
     generator = torch.Generator().manual_seed(seed)
@@ -224,6 +244,50 @@ def _draw_default_floats(draw: st.DrawFn, n: int, dtype: torch.dtype) -> torch.T
     return values
 
 
+#: Exact types of the usual element values, tested before the slower
+#: ``numbers.Number`` check (which also admits NumPy scalars).
+_PLAIN_NUMBERS = frozenset({bool, int, float, complex})
+
+
+def _element_error(elements: st.SearchStrategy, value: Any, why: str) -> InvalidArgument:
+    return InvalidArgument(f"elements={elements!r} drew {value!r}, {why}")
+
+
+def _stored_as_drawn(
+    values: list[Any], dtype: torch.dtype, elements: st.SearchStrategy
+) -> torch.Tensor:
+    """``values`` from the caller's ``elements`` as a 1-D tensor of ``dtype``,
+    refusing any value the dtype does not hold as drawn.
+
+    ``torch.tensor`` wraps integers (-5 as uint8 is 251), truncates floats
+    to integers (0.5 as int64 is 0), turns any non-zero into True and
+    overflows floats to infinity. Like Hypothesis' ``arrays``, each stored
+    value is compared with the drawn one: integer and bool dtypes must hold
+    it exactly; floating ones may round it (a float64 drawn for bfloat16 is
+    the usual case) but not turn a finite value infinite. NaN stays NaN.
+    """
+    for v in values:
+        # A list or a string would silently add a dimension, or fail deep in torch.
+        if type(v) not in _PLAIN_NUMBERS and not isinstance(v, numbers.Number):
+            raise _element_error(elements, v, f"which is not a number for dtype={dtype}")
+    try:
+        stored = torch.tensor(values, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        for v in values:  # name the value torch refused
+            try:
+                torch.tensor([v], dtype=dtype)
+            except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+                raise _element_error(
+                    elements, v, f"which dtype={dtype} cannot hold ({e})"
+                ) from None
+        raise
+    exact = not (dtype.is_floating_point or dtype.is_complex)
+    for v, s in zip(values, stored.tolist(), strict=True):
+        if v != s and (exact or (cmath.isfinite(v) and not cmath.isfinite(s))):
+            raise _element_error(elements, v, f"which dtype={dtype} stores as {s!r}")
+    return stored
+
+
 def _draw_tensor(
     draw: st.DrawFn,
     shape: Shape | st.SearchStrategy[Shape],
@@ -255,14 +319,18 @@ def _draw_tensor(
     n = math.prod(storage_shape)
     if default and n > SEEDED_FILL_MIN_NUMEL:
         seed = draw(_SEEDS, label="seed")
-        storage = seeded_values(seed, n, dtype).reshape(storage_shape)
+        storage = _seeded_values(seed, n, dtype).reshape(storage_shape)
     elif default and (dtype.is_floating_point or dtype.is_complex):
         storage = _draw_default_floats(draw, n, dtype).reshape(storage_shape)
     else:
         # One draw per element (not st.lists, whose per-element bookkeeping
         # costs as much again): each value shrinks on its own.
         values = [draw(elements) for _ in range(n)]
-        storage = torch.tensor(values, dtype=dtype).reshape(storage_shape)
+        if default:
+            storage = torch.tensor(values, dtype=dtype)
+        else:
+            storage = _stored_as_drawn(values, dtype, elements)
+        storage = storage.reshape(storage_shape)
     if device != "cpu":
         storage = storage.to(device)
     out = _view(storage, shape_, layout_)
@@ -295,7 +363,7 @@ def _tensors(
     layout: str | st.SearchStrategy[str],
 ) -> st.SearchStrategy[torch.Tensor]:
     """The strategy behind :func:`tensors`, for arguments already checked."""
-    default = elements is default_elements(dtype)
+    default = elements is _default_elements(dtype)
     return _tensor_draws(shape, dtype, device, elements, requires_grad, layout, default)
 
 
@@ -333,7 +401,11 @@ def tensors(
     tensor whose storage holds more than :data:`SEEDED_FILL_MIN_NUMEL` values
     draws one seed instead and is filled by :func:`seeded_values` (same
     range, edge values mixed in): fast, but its values shrink only as a
-    whole, to zeros; a strategy of your own is always drawn value by value.
+    whole, to zeros; a strategy of your own is always drawn value by value,
+    and each value must be a number that ``dtype`` holds as drawn, as in
+    Hypothesis' ``arrays``: floats may round, but not overflow to infinity;
+    integers and bools must be exact (-5 as uint8, 2 as bool or 0.5 as int64
+    raise ``InvalidArgument``).
     ``layout`` is one of :data:`LAYOUTS` or a strategy of them (e.g.
     :func:`layouts`): the layout sets the strides (and an expanded dim
     repeats its values). With ``requires_grad=True`` the tensor is a leaf,

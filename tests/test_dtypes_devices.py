@@ -94,6 +94,26 @@ def test_resolve_dtype_accepts_names_and_dtypes(given_as, dtype):
     assert resolve_dtype(given_as) is dtype
 
 
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.qint8,
+        torch.quint8,
+        torch.float8_e4m3fn,
+        torch.float8_e5m2,
+        torch.uint16,
+        torch.complex32,
+    ],
+    ids=str,
+)
+def test_resolve_dtype_refuses_dtypes_the_kit_does_not_support(dtype):
+    # They fail inside torch on the first value stored (issue 12, item 10).
+    with pytest.raises(InvalidArgument, match=rf"dtype={dtype} is not supported; expected one of"):
+        resolve_dtype(dtype)
+    with pytest.raises(InvalidArgument, match=r"--dtype=torch\."):
+        resolve_dtype(dtype, "--dtype")
+
+
 # -- devices ------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from sampling import examples, shrunk
 from torch import nn
 
@@ -214,3 +215,25 @@ def test_elementwise_dropout_has_no_channel_dim(kind):
     config = DropoutConfig(kind, 0.5, inplace=False)
     assert config.channel_dim is None
     assert all(config.channel_dim_for(ndim) is None for ndim in config.ranks)
+
+
+def test_linear_configs_resolve_a_drawn_dtype_name_and_device_name():
+    # Drawn values are checked and normalised as fixed ones are: a name
+    # becomes the torch.dtype nn.Linear needs (issue 12, item 10).
+    strategy = linear_configs(
+        dtype=st.sampled_from(["float64", "torch.float16"]), device=st.just(" CPU ")
+    )
+    drawn = examples(strategy, n=20)
+    assert {c.dtype for c in drawn} == {torch.float64, torch.float16}
+    assert {c.device for c in drawn} == {"cpu"}
+    drawn[0].build()
+
+
+def test_dropout_config_checks_its_kind_but_leaves_p_to_the_layer():
+    with pytest.raises(InvalidArgument, match="kind='Bogus' is not one of 'Dropout'"):
+        DropoutConfig("Bogus", 0.5, inplace=False)
+    # p outside [0, 1] is kept: the suites build such configs to check that
+    # the layer itself raises.
+    config = DropoutConfig("Dropout", 1.5, inplace=False)
+    with pytest.raises(ValueError, match="dropout probability"):
+        config.build()

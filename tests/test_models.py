@@ -10,6 +10,7 @@ from sampling import examples, shrunk
 from torch import nn
 
 from strategies import CONTAINERS, MODEL_KINDS, ModelConfig, build_model, model_configs
+from strategies.models import MAX_DEPTH
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -84,3 +85,17 @@ def test_model_configs_shrink_toward_one_plain_block():
         1,
         0,
     )
+
+
+def test_model_configs_reach_the_maximum_depth():
+    # MAX_DEPTH is a cap users can reach, not one more bound that fails later.
+    drawn = examples(model_configs(min_depth=MAX_DEPTH, max_depth=MAX_DEPTH), n=3)
+    assert all(c.depth == MAX_DEPTH for c in drawn)
+    model = drawn[0].build().eval()
+    check_output(drawn[0], model(torch.zeros(drawn[0].in_features)), ())
+
+
+def test_build_model_resolves_dtype_and_device_names():
+    config = examples(model_configs(max_depth=1), n=1)[0]
+    model = config.build(dtype="float64", device=" CPU ")
+    assert all(p.dtype == torch.float64 and p.device.type == "cpu" for p in model.parameters())

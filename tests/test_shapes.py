@@ -7,6 +7,7 @@ the strategies: the broadcast rule written out below, NumPy and torch.
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -178,6 +179,12 @@ NON_BROADCASTABLE = [
     {"min_dims": 2, "max_dims": 3},
     {"min_side": 2, "max_side": 4, "num_shapes": 3},
     {"min_side": 0, "max_side": 2},
+    # Tight bounds: the conflicting sides must fit the bound too (issue 12, item 5).
+    {"max_numel": 2},
+    {"max_numel": 8, "num_shapes": 3},
+    {"min_side": 1, "max_numel": 3, "max_dims": 3},
+    {"min_side": 2, "max_side": 5, "max_numel": 24, "num_shapes": 3},
+    {"min_dims": 2, "max_side": 100, "max_numel": 50},
 ]
 
 
@@ -219,8 +226,7 @@ def test_non_broadcastable_shapes_respect_bounds(kwargs, data):
     for shape in nb.input_shapes:
         assert kwargs.get("min_dims", 1) <= len(shape) <= default_max_dims(kwargs, min_dims=1)
         assert all(kwargs.get("min_side", 0) <= s <= max_side for s in shape)
-        # Documented: the conflicting side may multiply max_numel by max_side.
-        assert numel(shape) <= DEFAULT_MAX_NUMEL * max_side
+        assert numel(shape) <= kwargs.get("max_numel", DEFAULT_MAX_NUMEL), nb
 
 
 def test_non_broadcastable_shapes_reach_edge_cases_within_budget():
@@ -234,3 +240,64 @@ def test_non_broadcastable_shapes_reach_edge_cases_within_budget():
 def test_non_broadcastable_shapes_shrink_to_1d_pair(seed):
     nb = shrunk(non_broadcastable_shapes(), lambda _: True, seed)
     assert [len(s) for s in nb.input_shapes] == [1, 1]
+
+
+# -- bounds far beyond what is drawn (issue 12, item 9) -----------------------
+
+HUGE = 10**6
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: shapes(max_side=HUGE, max_numel=HUGE),
+        lambda: mutually_broadcastable_shapes(num_shapes=3, max_side=HUGE, max_numel=HUGE),
+        lambda: non_broadcastable_shapes(max_side=HUGE, max_numel=HUGE),
+        lambda: non_broadcastable_shapes(min_side=2, max_side=HUGE, max_numel=HUGE),
+    ],
+    ids=["shapes", "mutually_broadcastable_shapes", "non_broadcastable_shapes", "min_side=2"],
+)
+def test_large_bounds_cost_no_memory_in_proportion(build):
+    # Sides were once listed in full, for each cap met while drawing: tens
+    # of MB here, 5 GB and a MemoryError for max_side=10**9.
+    tracemalloc.start()
+    try:
+        drawn = examples(build(), n=20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000, f"{peak} bytes traced"
+    assert len(drawn) == 20
+
+
+@pytest.mark.parametrize("bound", [10**9, 2**63 - 1])
+def test_shapes_draw_within_a_huge_bound(bound):
+    for shape in examples(shapes(max_side=bound, max_numel=bound), n=30):
+        assert numel(shape) <= bound
+    for nb in examples(non_broadcastable_shapes(max_side=bound, max_numel=bound), n=30):
+        assert conflicting_dims(nb.input_shapes) == [nb.dim]
+        assert all(numel(s) <= bound for s in nb.input_shapes)
+
+
+def test_huge_bounds_still_shrink_to_the_usual_minimal_shapes():
+    # Computed, not listed, the order of sides is the same: 1, 0, 2, 3, ...
+    big = shapes(max_side=10**9, max_numel=10**9)
+    assert shrunk(big, lambda s: numel(s) >= 2, seed=0) == (2,)
+    assert shrunk(big, lambda s: 0 in s, seed=0) == (0,)
+    nb = shrunk(non_broadcastable_shapes(max_side=10**9, max_numel=10**9), lambda _: True, 0)
+    assert [len(s) for s in nb.input_shapes] == [1, 1]
+    assert sorted(nb.sizes) == [0, 2]
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        shapes(min_dims=63),
+        mutually_broadcastable_shapes(min_dims=62, max_numel=10**6).map(lambda b: b.result_shape),
+        non_broadcastable_shapes(min_dims=63).map(lambda nb: nb.input_shapes[0]),
+    ],
+    ids=["shapes", "mutually_broadcastable_shapes", "non_broadcastable_shapes"],
+)
+def test_default_max_dims_stops_at_64(strategy):
+    # min_dims + 3, the default, may not pass the cap that explicit bounds have.
+    assert max(len(s) for s in examples(strategy, n=30)) <= 64

@@ -158,6 +158,34 @@ def test_custom_elements_are_used_without_a_warning(with_elements):
     assert all((t == 7.0).all() for t in drawn)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "elements", "expected"),
+    [
+        # Rounding to a narrower float is what the dtype does, not an error.
+        (torch.float32, st.just(0.1), torch.tensor(0.1, dtype=torch.float32)),
+        (torch.bfloat16, st.just(1 / 3), torch.tensor(1 / 3, dtype=torch.bfloat16)),
+        (torch.float16, st.just(65519.0), torch.tensor(65504.0, dtype=torch.float16)),
+        (torch.float16, st.just(1e-6), torch.tensor(1e-6, dtype=torch.float16)),  # subnormal
+        # NaN and infinities drawn are kept: only a finite value may not overflow.
+        (torch.float16, st.just(math.inf), torch.tensor(math.inf, dtype=torch.float16)),
+        (torch.float32, st.just(math.nan), torch.tensor(math.nan)),
+        (torch.complex64, st.just(0.1 + 2j), torch.tensor(0.1 + 2j, dtype=torch.complex64)),
+        # Exact dtypes take any value they hold exactly, whatever its type.
+        (torch.int64, st.just(2.0), torch.tensor(2)),
+        (torch.uint8, st.just(255), torch.tensor(255, dtype=torch.uint8)),
+        (torch.bool, st.just(1), torch.tensor(True)),
+        (torch.int8, st.just(np.int64(-128)), torch.tensor(-128, dtype=torch.int8)),
+        (torch.float32, st.just(np.float32(1.5)), torch.tensor(1.5)),
+    ],
+    ids=repr,
+)
+def test_custom_elements_that_the_dtype_holds_are_accepted(dtype, elements, expected):
+    # The overflow check (see test_validation) must not refuse these.
+    for t in examples(tensors(shape=(2,), dtype=dtype, elements=elements), n=3):
+        assert t.dtype == dtype
+        assert torch.equal(t, expected.expand(2)) or (t.isnan().all() and expected.isnan())
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool], ids=str)
 @settings(max_examples=30)
 @given(data=st.data())

@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sampling import examples, shrunk
 
-from strategies import SEEDED_FILL_MIN_NUMEL, broadcastable_pairs, seeded_values, tensors
+from strategies import (
+    SEEDED_FILL_MIN_NUMEL,
+    broadcastable_pairs,
+    default_elements,
+    seeded_values,
+    tensors,
+)
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -99,3 +105,13 @@ def test_fill_covers_every_layout_and_expanded_storage():
     for layout in ("contiguous", "transposed", "sliced", "expanded"):
         t = examples(tensors(shape=(6, 7), layout=layout), n=5)[-1]
         assert t.shape == (6, 7)
+
+
+def test_default_elements_by_name_are_the_same_strategy_and_keep_the_seeded_fill():
+    # tensors() recognises the default elements by identity: a name must give
+    # the very same strategy, or big tensors would be drawn value by value.
+    assert default_elements("float32") is default_elements(torch.float32)
+    assert default_elements("torch.int8") is default_elements(torch.int8)
+    assert torch.equal(seeded_values(7, 5, "float16"), seeded_values(7, 5, torch.float16))
+    drawn = examples(tensors(shape=BIG, elements=default_elements("float32")), n=10)
+    assert any(len(torch.unique(t)) > 20 for t in drawn)
