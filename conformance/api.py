@@ -154,19 +154,6 @@ def _check_modes(modes: Any, compile_backend: str, compile_max_examples: Any) ->
     return selected(parse_modes(modes, "modes"), compile_backend, cap)
 
 
-def _check_expectations(expectations: Any) -> tuple[Path, ...]:
-    """One path or a sequence of paths; a bare string is one path, not its characters."""
-    if isinstance(expectations, (str, Path)):
-        return (Path(expectations),)
-    if not isinstance(expectations, Iterable) or not all(
-        isinstance(e, (str, Path)) for e in expectations
-    ):
-        raise TypeError(
-            f"expectations={expectations!r} must be a path or a sequence of paths to TOML files"
-        )
-    return tuple(Path(e) for e in expectations)
-
-
 # --- finding and expanding checks --------------------------------------------------
 
 
@@ -558,12 +545,14 @@ def _options(
     expectations: Sequence[str | Path] = (),
 ) -> _Run:
     """Every option checked before anything runs, each error naming its argument."""
+    from conformance.expectations import as_paths
+
     return _Run(
         _check_devices(devices),
         _check_dtypes(dtypes),
         _check_max_examples(max_examples, "max_examples"),
         _check_modes(modes, compile_backend, compile_max_examples),
-        _check_expectations(expectations),
+        tuple(as_paths(expectations)),
     )
 
 

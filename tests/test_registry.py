@@ -92,7 +92,7 @@ def test_check_linear_is_check_layer_of_linear():
         (
             lambda: conformance.check_linear(nn.Linear, expectations=42),
             TypeError,
-            "expectations=42",
+            "expectations must be a path",
         ),
     ],
     ids=["unknown kind", "no check runs in the dtype", "expectations not paths"],
