@@ -60,6 +60,7 @@ from conformance.support.linear import (
     context,
     draw_module,
     floats,
+    full_precision_reductions,
     maybe_float64,
     mismatched_dtype_inputs,
     tolerance,
@@ -67,7 +68,7 @@ from conformance.support.linear import (
     wrong_feature_inputs,
     zero_dim_inputs,
 )
-from conformance.tolerances import tf32, unit_roundoff
+from conformance.tolerances import accumulation_bound, tf32, unit_roundoff
 from strategies import LinearConfig, layouts, linear_configs, linear_inputs, tensors
 
 # --- the affine map ----------------------------------------------------------
@@ -157,7 +158,11 @@ def test_linear_uses_assigned_weight(
     linear_cls: type[nn.Module],
     mode: Mode,
 ) -> None:
-    """``module.weight = nn.Parameter(A)`` registers ``A`` and the next call uses it.
+    """``module.weight = nn.Parameter(A)`` registers ``A`` and the next call uses it,
+    whatever ``A``'s layout -- contiguous, transposed storage, a slice, expanded --
+    in the output and in the gradients with respect to ``x``, ``A`` and the bias
+    (``x @ A.T + b`` and its derivatives; a kernel that read a non-contiguous
+    weight as if contiguous was once silently wrong: PR #51713).
 
     ``nn.Module.__setattr__`` registers a Parameter under its name, and
     ``Linear.forward`` reads ``self.weight`` on every call (linear.py).
@@ -167,17 +172,43 @@ def test_linear_uses_assigned_weight(
     # |A| <= 1 keeps float16 sums of |x| <= 100 far from overflow.
     shape = (config.out_features, config.in_features)
     a = data.draw(
-        tensors(shape=shape, dtype=dtype, device=config.device, elements=floats(dtype, 1.0)),
+        tensors(
+            shape=shape,
+            dtype=dtype,
+            device=config.device,
+            elements=floats(dtype, 1.0),
+            layout=layouts(),
+        ),
         label="A",
     )
-    x = data.draw(linear_inputs(config), label="x")
+    x = data.draw(linear_inputs(config, requires_grad=True), label="x")
+    g = data.draw(
+        tensors(
+            shape=(*x.shape[:-1], config.out_features),
+            dtype=dtype,
+            device=config.device,
+            elements=floats(dtype, 1.0),
+        ),
+        label="grad_out",
+    )
     wrapped = mode.wrap(module)  # before the assignment: the next call must see it
     module.weight = nn.Parameter(a)
+    ctx = f"{context(config, x)}, A.stride={a.stride()}"
     if dict(module.named_parameters()).get("weight") is not module.weight:
-        fail("named_parameters()['weight'] is not the assigned Parameter", context(config, x))
+        fail("named_parameters()['weight'] is not the assigned Parameter", ctx)
+    bias = bias_of(module)
     with tf32(False):
         y = wrapped(x)
-    assert_affine(y, x, a, bias_of(module), config)
+        assert_affine(y, x, a, bias, config)
+        inputs = [x, module.weight] if bias is None else [x, module.weight, bias]
+        grads = torch.autograd.grad(y, inputs, g, allow_unused=True)
+    expected = oracle.affine_grads(to_float64(x), to_float64(a), to_float64(g))
+    names = ("grad_input", "grad_weight", "grad_bias")
+    for name, grad, sums in zip(names, grads, expected, strict=False):
+        if grad is None:
+            fail(f"{name}=None, but should be a tensor of shape {sums.value.shape}", ctx)
+            continue
+        assert_within(name, grad, sums.value, tolerance(sums, dtype), ctx)
 
 
 @pytest.mark.dtypes(*FLOAT_DTYPES)
@@ -228,6 +259,69 @@ def test_linear_matches_affine_with_tf32(
     with tf32(True):
         y = mode.wrap(module)(x)
     assert_affine(y, x, weight_of(module), bias_of(module), config, tf32_enabled=True)
+
+
+#: Long sums: an accumulator of float16's or bfloat16's own precision drifts far
+#: (1024 ones summed in bfloat16 stall at 256: pytorch#83863).
+MIN_LONG_SUM, MAX_LONG_SUM = 256, 1024
+LOW_PRECISION = ("float16", "bfloat16")
+
+
+@pytest.mark.dtypes(*LOW_PRECISION)
+@given(data=st.data())
+def test_linear_low_precision_sums_in_float32(
+    data: st.DataObject,
+    device: torch.device,
+    dtype: torch.dtype,
+    linear_cls: type[nn.Module],
+    mode: Mode,
+) -> None:
+    """A float16 or bfloat16 Linear sums its ``k`` products (``256 <= k <= 1024``) in
+    float32 and rounds to the dtype at the end: the output lies within two roundings
+    of the dtype of the exact ``x @ A.T + b`` (relative to ``|x @ A.T| + |b|``;
+    two, as the bias may be added after the product is rounded), plus float32's
+    rounding bound for the ``k``-term sum.
+
+    :func:`~conformance.tolerances.accumulation_bound` in the dtype itself,
+    ``(k + 2) * u``, is near 1 or above at these ``k`` and would let a
+    dtype-precision accumulator through; here the error must stay at the level
+    of one or two ulps. Positive operands (``x`` in [1/2, 1], ``A`` in [0, 1],
+    drawn by NumPy from a drawn seed), so no cancellation: the sum grows to
+    hundreds, where float16 and bfloat16 steps are large. CUDA's reduced-precision
+    reductions are turned off for the call
+    (:func:`~conformance.support.linear.full_precision_reductions`), as the
+    "Numerical accuracy" notes say to for full-precision sums.
+    """
+    config = data.draw(
+        linear_configs(
+            min_in_features=MIN_LONG_SUM,
+            max_in_features=MAX_LONG_SUM,
+            max_out_features=4,
+            dtype=dtype,
+            device=str(device),
+        ),
+        label="config",
+    )
+    module = draw_module(data, linear_cls, config)
+    batch = data.draw(st.integers(1, 3), label="batch")
+    rng = np.random.default_rng(data.draw(SEEDS, label="values seed"))
+    weight = weight_of(module)
+    with torch.no_grad():
+        weight.copy_(torch.from_numpy(rng.uniform(0.0, 1.0, tuple(weight.shape))))
+    x64 = rng.uniform(0.5, 1.0, (batch, config.in_features))
+    x = torch.from_numpy(x64).to(device=device, dtype=dtype)
+    with tf32(False), full_precision_reductions():
+        y = mode.wrap(module)(x)
+    sums = oracle.affine(to_float64(x), to_float64(weight), maybe_float64(bias_of(module)))
+    products = to_float64(x) @ to_float64(weight).T
+    bias = maybe_float64(bias_of(module))
+    magnitude = np.abs(products) + (0.0 if bias is None else np.abs(bias))
+    bound = 2 * unit_roundoff(dtype) * magnitude + to_float64(
+        accumulation_bound(sums.scale, config.in_features, torch.float32)
+    )
+    ctx = f"{context(config, x)}; positive operands"
+    assert_dtype("out", y.dtype, dtype, ctx)
+    assert_within("out", y, sums.value, bound, ctx)
 
 
 # --- structure ---------------------------------------------------------------

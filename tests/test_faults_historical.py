@@ -945,16 +945,11 @@ FAULTS = [
       linear.test_linear_rejects_mismatched_dtype, "linear-matmul-path-mixed-dtype"),
     H("pytorch/pytorch#51713", "mkldnn_linear (and its backward) read a non-contiguous weight as "
       "if contiguous", _linear(WeightReadRowMajor), linear.test_linear_uses_assigned_weight,
-      "linear-noncontiguous-weight",
-      survivor="every weight a check builds is contiguous: a Linear check with a transposed or "
-      "sliced weight Parameter (e.g. nn.Parameter(w.T.contiguous().T)), outputs and gradients "
-      "against x @ A.T + b"),
+      "linear-noncontiguous-weight"),
     H("pytorch/pytorch#83863", "bfloat16 matmul on CPU without mkldnn accumulated in bfloat16 "
       "(1024 ones summed to 256)", _linear(AccumulatesInBFloat16),
-      linear.test_linear_matches_affine, "linear-bf16-accumulation", dtype=torch.bfloat16,
-      survivor="the worst-case bound (k+2)u_bf16 sum|x w| admits a bfloat16 accumulator: a "
-      "bfloat16/float16 check with k >= 256 against the float32-accumulated result (one "
-      "final rounding) would kill it"),
+      linear.test_linear_low_precision_sums_in_float32, "linear-bf16-accumulation",
+      dtype=torch.bfloat16),
     # dropout
     H("pytorch/pytorch#26338", "a module calling F.dropout(x, p) without training=self.training "
       "kept dropping after eval()", _dropout(CallsFunctionalDropout),

@@ -155,5 +155,27 @@ def mismatched_dtype_inputs(draw: st.DrawFn, config: LinearConfig) -> torch.Tens
     return draw(linear_inputs(dataclasses.replace(config, dtype=dtype)), label="x")
 
 
+@contextlib.contextmanager
+def full_precision_reductions() -> Iterator[None]:
+    """Turn off CUDA's reduced-precision reductions in float16 and bfloat16 GEMMs
+    (on by default: ``torch.backends.cuda.matmul.allow_fp16_reduced_precision_reduction``
+    and ``allow_bf16_...``; the "Numerical accuracy" notes), restoring them after.
+    The flags exist, and change nothing, on builds without CUDA."""
+    matmul = torch.backends.cuda.matmul
+    saved = (
+        matmul.allow_fp16_reduced_precision_reduction,
+        matmul.allow_bf16_reduced_precision_reduction,
+    )
+    matmul.allow_fp16_reduced_precision_reduction = False
+    matmul.allow_bf16_reduced_precision_reduction = False
+    try:
+        yield
+    finally:
+        (
+            matmul.allow_fp16_reduced_precision_reduction,
+            matmul.allow_bf16_reduced_precision_reduction,
+        ) = saved
+
+
 def zero_dim_inputs(config: LinearConfig) -> st.SearchStrategy[torch.Tensor]:
     return tensors(shape=(), dtype=config.dtype, device=config.device)
