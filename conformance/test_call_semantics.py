@@ -18,7 +18,7 @@ import contextlib
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import torch
@@ -432,7 +432,7 @@ def test_backward_hooks_see_gradients_of_the_right_shapes(
 
     context = f"{config!r}, x.shape={tuple(x.shape)}, x.requires_grad={x_grad}, replacing {replace}"
     # What the gradient reaches: x, or (when x needs none) the weight.
-    target_name, target = ("x", x) if x_grad else ("weight", layer.weight)
+    target_name, target = ("x", x) if x_grad else ("weight", cast(torch.Tensor, layer.weight))
     with tf32(False):
         handles = [
             layer.register_full_backward_pre_hook(pre_hook),
@@ -533,7 +533,7 @@ def test_hooks_on_every_submodule_run_once_per_call(
         label="x",
     )
     recording = grad_mode == "grad"
-    stages = ("forward pre-hook", "forward hook")
+    stages: tuple[str, ...] = ("forward pre-hook", "forward hook")
     if recording:
         stages += ("backward pre-hook", "backward hook")
     runs: Counter[tuple[str, str]] = Counter()
