@@ -151,22 +151,24 @@ def test_layer_has_declared_parameters(
 def test_layer_rejects_error_inputs(
     data: st.DataObject, device: torch.device, layer: LayerUnderTest, dtype: torch.dtype
 ) -> None:
-    """Each input the kind must reject raises the declared exception with the declared
-    message (the same bad input gives the same error on every device: pytorch#62537)."""
+    """Each input the kind must reject raises the declared exception, with the declared
+    message for the kind's own implementation (the same bad input gives the same error
+    on every device: pytorch#62537)."""
     info = layer.info
     assert info.error_inputs is not None  # layer_requires("error_inputs")
     config = data.draw(info.configs(dtype, device), label="config")
     module = _build(data, layer, config, device)
     case = data.draw(info.error_inputs(config, dtype, device), label="error case")
     ctx = _context(layer, config, case.inputs, case.description)
+    # torch's own class raises torch's words; a re-implementation (a --target) owes
+    # the exception type, in words of its own.
     assert_raises(
         case.exception,
         lambda: module(*case.inputs),
         what="layer(*inputs)",
-        match=case.match,
+        match=case.match if layer.is_own else None,
         context=ctx,
     )
-
 
 def _sgd_step(module: nn.Module, params: list[nn.Parameter], inputs: tuple[Any, ...]) -> None:
     """One SGD step on ``sum(out)``, its rate scaled so no parameter moves by more
