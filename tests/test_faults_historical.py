@@ -1005,11 +1005,9 @@ FAULTS = [
       module_calls.test_hooks_registered_before_wrapping_run, "scripted-skips-hooks"),
     H("pytorch/pytorch#117265", "torch.compile silently ignored a full backward pre-hook "
       "registered after the first call", _mode("backward-hooks-frozen",
-      _BackwardHooksFrozenAtFirstCall), module_calls.test_hooks_registered_after_wrapping_run,
-      "compiled-backward-hooks-frozen",
-      survivor="the mode checks register forward hooks only: a check registering full backward "
-      "(pre-)hooks after wrapping and calling, asserting they run on the next backward and "
-      "replace grad_output / grad_input as eagerly"),
+      _BackwardHooksFrozenAtFirstCall),
+      module_calls.test_backward_hooks_registered_after_wrapping_run,
+      "compiled-backward-hooks-frozen"),
     H("pytorch/pytorch#132986", "OptimizedModule.eval()/.train() set the wrapped module's flag, "
       "not the wrapper's own .training", _plant_stale_wrapper_flag,
       module_calls.test_train_and_eval_reach_every_submodule, "compiled-wrapper-flag-stale"),

@@ -21,6 +21,7 @@ from torch import nn
 
 from conformance import test_module_calls as suite
 from conformance.modes import EAGER
+from conformance.support.subjects import Drawn, ModelSubject, Subject
 
 FIXTURES: dict[str, Any] = {"device": torch.device("cpu"), "dtype": torch.float64, "mode": EAGER}
 
@@ -69,6 +70,24 @@ class FreezesHooksAtFirstCall(Wrapper):
             self._forward_pre_hooks, self._forward_hooks = live
 
 
+class FreezesBackwardHooksAtFirstCall(Wrapper):
+    """The same for backward hooks: a full backward (pre-)hook registered after the
+    first call never runs."""
+
+    def __call__(self, *args: Any) -> Any:
+        if "_frozen" not in self.__dict__:
+            self.__dict__["_frozen"] = (
+                OrderedDict(self._backward_pre_hooks),
+                OrderedDict(self._backward_hooks),
+            )
+        live = (self._backward_pre_hooks, self._backward_hooks)
+        self._backward_pre_hooks, self._backward_hooks = (OrderedDict(d) for d in self._frozen)
+        try:
+            return super().__call__(*args)
+        finally:
+            self._backward_pre_hooks, self._backward_hooks = live
+
+
 class TrainDoesNotRecurse(Wrapper):
     """``train(mode)`` sets its own flag only: nested dropout stays as it was."""
 
@@ -109,19 +128,19 @@ class RecordsUnderNoGrad(Wrapper):
             return super().__call__(*args)
 
 
-class Wrapped(suite.Subject):
+class Wrapped(Subject):
     """The suite's own models, inside ``wrapper``; inputs as the suite draws them."""
 
     def __init__(self, wrapper: type[Wrapper] | None) -> None:
         self.wrapper = wrapper
-        self.models = suite.ModelSubject()
+        self.models = ModelSubject()
 
-    def draw(self, data: st.DataObject, device: torch.device, dtype: torch.dtype) -> suite.Drawn:
+    def draw(self, data: st.DataObject, device: torch.device, dtype: torch.dtype) -> Drawn:
         drawn = self.models.draw(data, device, dtype)
         if self.wrapper is None:
             return drawn
         module = self.wrapper(drawn.module)
-        return suite.Drawn(module, drawn.args, f"{self.wrapper.__name__}({drawn.context})")
+        return Drawn(module, drawn.args, f"{self.wrapper.__name__}({drawn.context})")
 
     def __repr__(self) -> str:
         return f"Wrapped({getattr(self.wrapper, '__name__', None)})"
@@ -141,6 +160,9 @@ CASES = [
     *_guarded(suite.test_call_matches_eager_forward, DetachesOutputs),
     *_guarded(suite.test_hooks_registered_before_wrapping_run, SkipsHooks),
     *_guarded(suite.test_hooks_registered_after_wrapping_run, FreezesHooksAtFirstCall),
+    *_guarded(
+        suite.test_backward_hooks_registered_after_wrapping_run, FreezesBackwardHooksAtFirstCall
+    ),
     *_guarded(suite.test_eval_after_wrapping_reaches_the_call, TrainDoesNotRecurse),
     *_guarded(suite.test_train_and_eval_reach_every_submodule, TrainDoesNotRecurse),
     *_guarded(suite.test_backward_through_the_mode_is_correct, WrongBackward),
