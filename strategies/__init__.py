@@ -12,6 +12,13 @@ state; the pytest plugin does that, and only for conformance runs.
 
 from strategies.devices import devices, parse_device, selected_devices
 from strategies.dtypes import DTYPE_KINDS, dtypes, resolve_dtype
+from strategies.embeddings import (
+    INDEX_DTYPES,
+    NORM_TYPES,
+    EmbeddingConfig,
+    embedding_configs,
+    embedding_inputs,
+)
 from strategies.layers import (
     DROPOUT_KINDS,
     DropoutConfig,
@@ -32,6 +39,7 @@ from strategies.models import (
     build_model,
     model_configs,
 )
+from strategies.norms import LayerNormConfig, layer_norm_configs, layer_norm_inputs
 from strategies.shapes import (
     BroadcastableShapes,
     NonBroadcastableShapes,
@@ -54,14 +62,18 @@ __all__ = [
     "CONTAINERS",
     "DROPOUT_KINDS",
     "DTYPE_KINDS",
+    "INDEX_DTYPES",
     "LAYOUTS",
     "MODEL_KINDS",
+    "NORM_TYPES",
     "SEEDED_FILL_MIN_NUMEL",
     "BroadcastablePair",
     "BroadcastableShapes",
     "DictStack",
     "DropoutConfig",
+    "EmbeddingConfig",
     "Gated",
+    "LayerNormConfig",
     "LinearConfig",
     "ListStack",
     "ModelConfig",
@@ -74,6 +86,10 @@ __all__ = [
     "dropout_configs",
     "dropout_inputs",
     "dtypes",
+    "embedding_configs",
+    "embedding_inputs",
+    "layer_norm_configs",
+    "layer_norm_inputs",
     "layouts",
     "linear_configs",
     "linear_inputs",
