@@ -10,6 +10,14 @@ Importing this package registers no Hypothesis profile and changes no global
 state; the pytest plugin does that, and only for conformance runs.
 """
 
+from strategies.convs import (
+    CONV_NDIMS,
+    PADDING_FORMS,
+    PADDING_MODES,
+    ConvConfig,
+    conv_configs,
+    conv_inputs,
+)
 from strategies.devices import devices, parse_device, selected_devices
 from strategies.dtypes import DTYPE_KINDS, dtypes, resolve_dtype
 from strategies.embeddings import (
@@ -60,15 +68,19 @@ from strategies.tensors import (
 
 __all__ = [
     "CONTAINERS",
+    "CONV_NDIMS",
     "DROPOUT_KINDS",
     "DTYPE_KINDS",
     "INDEX_DTYPES",
     "LAYOUTS",
     "MODEL_KINDS",
+    "PADDING_FORMS",
+    "PADDING_MODES",
     "NORM_TYPES",
     "SEEDED_FILL_MIN_NUMEL",
     "BroadcastablePair",
     "BroadcastableShapes",
+    "ConvConfig",
     "DictStack",
     "DropoutConfig",
     "EmbeddingConfig",
@@ -81,6 +93,8 @@ __all__ = [
     "TwoBranch",
     "broadcastable_pairs",
     "build_model",
+    "conv_configs",
+    "conv_inputs",
     "default_elements",
     "devices",
     "dropout_configs",
