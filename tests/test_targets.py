@@ -182,13 +182,17 @@ def _checks_taking(fixture: str) -> set[str]:
 
 
 def _generic_checks_for(kind: str) -> set[str]:
-    """Generic checks over the registry (they take ``layer``) that apply to ``kind``."""
+    """Generic checks over the registry (they take ``layer``) that apply to ``kind``, and
+    the module contract checks (``contract_subject``), which run for every kind."""
     from conformance import layers
 
     info = layers.get(kind)
     found = set()
     for module, name, fn in SUITE_CHECKS:
         inner = getattr(getattr(fn, "hypothesis", None), "inner_test", fn)
+        if "contract_subject" in inspect.signature(inner).parameters:
+            found.add(f"{module}.py::{name}")
+            continue
         if "layer" not in inspect.signature(inner).parameters:
             continue
         requires = next(
