@@ -10,6 +10,12 @@ Importing this package registers no Hypothesis profile and changes no global
 state; the pytest plugin does that, and only for conformance runs.
 """
 
+from strategies.batch_norm import (
+    BATCH_NORM_KINDS,
+    BatchNormConfig,
+    batch_norm_configs,
+    batch_norm_inputs,
+)
 from strategies.convs import (
     CONV_NDIMS,
     PADDING_FORMS,
@@ -67,6 +73,7 @@ from strategies.tensors import (
 )
 
 __all__ = [
+    "BATCH_NORM_KINDS",
     "CONTAINERS",
     "CONV_NDIMS",
     "DROPOUT_KINDS",
@@ -78,6 +85,7 @@ __all__ = [
     "PADDING_FORMS",
     "PADDING_MODES",
     "SEEDED_FILL_MIN_NUMEL",
+    "BatchNormConfig",
     "BroadcastablePair",
     "BroadcastableShapes",
     "ConvConfig",
@@ -91,6 +99,8 @@ __all__ = [
     "ModelConfig",
     "NonBroadcastableShapes",
     "TwoBranch",
+    "batch_norm_configs",
+    "batch_norm_inputs",
     "broadcastable_pairs",
     "build_model",
     "conv_configs",
