@@ -41,8 +41,20 @@ from conformance.support.ops import (
 )
 from strategies import mutually_broadcastable_shapes, non_broadcastable_shapes, shapes, tensors
 
+
+def _same_numel(shape: tuple[int, ...]) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """``shape`` against shapes with as many elements: reversed, with a trailing 1,
+    flattened. Before broadcasting, such operands combined element by element in
+    memory order (pytorch#1629; in place with only a warning, #5826): ``(5,)``
+    against ``(5, 1)`` must raise in place, ``(1, 3)`` against ``(3,)`` broadcasts."""
+    return st.sampled_from(
+        [(shape, tuple(reversed(shape))), (shape, (*shape, 1)), (shape, (math.prod(shape),))]
+    )
+
+
 #: Pairs that broadcast (whether in place or only out of place), pairs where
-#: the second operand broadcasts into the first, and pairs that conflict.
+#: the second operand broadcasts into the first, pairs that conflict, and pairs
+#: of the same number of elements in other shapes.
 _BROADCASTABLE = mutually_broadcastable_shapes(num_shapes=2, max_dims=MAX_DIMS, max_numel=MAX_NUMEL)
 _SHAPE_PAIRS = st.one_of(
     _BROADCASTABLE.map(lambda drawn: drawn.input_shapes),
@@ -50,6 +62,7 @@ _SHAPE_PAIRS = st.one_of(
     non_broadcastable_shapes(num_shapes=2, max_dims=MAX_DIMS, max_numel=MAX_NUMEL).map(
         lambda drawn: drawn.input_shapes
     ),
+    shapes(min_dims=1, max_dims=MAX_DIMS, min_side=1, max_numel=MAX_NUMEL).flatmap(_same_numel),
 )
 #: A target must own its memory: expanded layouts are checked separately below.
 _TARGET_LAYOUTS = st.sampled_from(["contiguous", "transposed", "sliced"])

@@ -19,8 +19,9 @@ Complex operands take part too: the docs rank complex above floating but
 call complex "not yet supported", so their sizes follow PyTorch's design
 (PR #34093), written out in :mod:`conformance.oracle.promotion` --
 ``float32[n] * complex128 0-d`` is complex64, ``float64[n] + 1j`` complex128.
-Each check draws the spelling too: ``torch.add(x, y)`` or ``x + y`` (``+``,
-``*``, ``/``, a tensor or a number on either side).
+Each check calls the function and, where there is one, the operator:
+``torch.add(x, y)`` and ``x + y`` (``+``, ``*``, ``/``, a tensor or a number on
+either side).
 """
 
 from __future__ import annotations
@@ -179,8 +180,24 @@ def result_dtype(
         raise  # unreachable: fail() raises
 
 
-def draw_form(data: st.DataObject, op: PromotingOp) -> str:
-    return data.draw(st.sampled_from(op.forms()), label="form")
+def assert_dtype_in_every_form(
+    op: PromotingOp,
+    args: Sequence[Arg],
+    expected: torch.dtype,
+    context: str,
+    *,
+    shape: tuple[int, ...] | None = None,
+) -> None:
+    """``op`` on ``args`` through the function and, where it has one, the operator
+    (both, every example: a call costs far less than a draw) gives ``expected``
+    (and the broadcast ``shape``, when given)."""
+    for form in op.forms():
+        what = op.spell(form)
+        call = functools.partial(op.in_form(form), *args)
+        result, dtype_ = result_dtype(call, expected, what, context)
+        if result is not None and shape is not None:
+            assert_shape(what, result.shape, shape, context)
+        assert_dtype(what, dtype_, expected, context)
 
 
 def draw_operand(
@@ -226,15 +243,11 @@ def test_result_dtype_follows_documented_rule(
         if op.condition
         else values
     )
-    form = draw_form(data, op)
-    what = op.spell(form)
     context = describe(op.name, args, dtypes=True)
 
     expected = documented_dtype(values, true_divide=op.true_divide)
-    result, dtype_ = result_dtype(lambda: op.in_form(form)(*args), expected, what, context)
-    if result is not None:
-        assert_shape(what, result.shape, broadcast_shapes(*map(shape_of, args)), context)
-    assert_dtype(what, dtype_, expected, context)
+    shape = broadcast_shapes(*map(shape_of, args))
+    assert_dtype_in_every_form(op, args, expected, context, shape=shape)
     if op.inplace is not None and x_at == 0 and broadcasts_in_place(x.shape, shape_of(values[1])):
         check_inplace_cast(op, x, values[1], expected, context)
 
@@ -265,13 +278,10 @@ def test_zero_dim_operand_does_not_widen_within_category(
     args = (
         [torch.zeros(shape, dtype=torch.bool, device=device), *values] if op.condition else values
     )
-    form = draw_form(data, op)
-    what = op.spell(form)
     context = describe(op.name, args, dtypes=True)
 
-    result = returned(lambda: op.in_form(form)(*args), what, context)
     expected = documented_dtype(values, true_divide=op.true_divide)
-    assert_dtype(what, result.dtype, expected, context)
+    assert_dtype_in_every_form(op, args, expected, context)
 
 
 #: The ops written with an operator: they take Python numbers on either side.
@@ -305,13 +315,10 @@ def test_operands_across_categories_promote_as_documented(
     x = data.draw(any_values(x_shape, dtype, device), label="x")
     other = draw_operand_of_kind(data, op, kind, other_shape, other_dtype, device)
     values = [x, other] if data.draw(st.booleans(), label="x first") else [other, x]
-    form = draw_form(data, op)
-    what = op.spell(form)
     context = describe(op.name, values, dtypes=True)
 
     expected = documented_dtype(values, true_divide=op.true_divide)
-    _, dtype_ = result_dtype(lambda: op.in_form(form)(*values), expected, what, context)
-    assert_dtype(what, dtype_, expected, context)
+    assert_dtype_in_every_form(op, values, expected, context)
 
 
 def draw_operand_of_kind(

@@ -905,8 +905,8 @@ FAULTS = [
       params=(("op", "add"),)),
     H("pytorch/pytorch#18913", "a Python float was cast to an integer tensor's dtype: "
       "tensor(10) * 1.9 == 10 (type promotion, PR #22273)", _plant_scalar_cast,
-      promotion.test_result_dtype_follows_documented_rule, "float-scalar-cast-to-int",
-      dtype=torch.int32),
+      promotion.test_operands_across_categories_promote_as_documented,
+      "float-scalar-cast-to-int", dtype=torch.int32),
     H("pytorch/pytorch#22273", "before this PR int_tensor *= float silently truncated into the "
       "integer tensor (fill_ still does: #79195)", _plant_silent_inplace_cast,
       promotion.test_result_dtype_follows_documented_rule, "inplace-int-truncates-float",
