@@ -1,0 +1,89 @@
+"""peft's LoRA ``Linear`` on the kit's Linear contract.
+
+A user gets this layer from ``get_peft_model(model, LoraConfig(...))``: every
+``nn.Linear`` named in ``target_modules`` is replaced by
+``peft.tuners.lora.Linear``, which keeps the original layer as ``base_layer``
+(frozen), adds ``lora_A[adapter]`` (``nn.Linear(in, r, bias=False)``,
+Kaiming-uniform) and ``lora_B[adapter]`` (``nn.Linear(r, out, bias=False)``,
+zeros), and computes ``base_layer(x) + lora_B(lora_A(dropout(x))) * scaling``
+(``scaling = lora_alpha / r``). Its ``weight`` and ``bias`` are read-only
+properties returning ``base_layer.weight`` and ``base_layer.bias``
+(``BaseTunerLayer``), so it keeps the contract without an alias of ours.
+
+The factories build exactly that: an ``nn.Linear`` with the contract's
+arguments inside a one-layer model, ``get_peft_model`` with its defaults
+(``autocast_adapter_dtype=True``: float16/bfloat16 adapters are kept in
+float32), and return the LoRA layer that replaced it::
+
+    PYTHONPATH=examples/adapters pytest --pyargs conformance \\
+        --target linear=peft_lora_adapter:lora_linear
+
+``trained_lora_linear`` then runs one SGD step on fixed random data (its own
+generator, so the global RNG the suites seed is left alone), which makes
+``lora_B`` non-zero, as in any LoRA layer after training.
+"""
+
+from __future__ import annotations
+
+import _torchvision_on_cpu  # noqa: F401  (peft imports transformers, which imports torchvision)
+import torch
+from peft import LoraConfig, get_peft_model
+from torch import nn
+
+RANK = 4
+ALPHA = 8
+LEARNING_RATE = 0.5
+TRAIN_SEED = 0
+TRAIN_BATCH = 8
+
+
+class _OneLayer(nn.Module):
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.linear = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+def lora_linear(
+    in_features: int,
+    out_features: int,
+    bias: bool = True,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A fresh LoRA layer (``lora_B = 0``): computes what its frozen base layer does."""
+    base = nn.Linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
+    config = LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=["linear"])
+    model = get_peft_model(_OneLayer(base), config)
+    return model.base_model.model.linear
+
+
+def train_one_step(layer: nn.Module) -> None:
+    """One SGD step on the mean squared error against random targets (fixed seed)."""
+    weight = layer.weight
+    gen = torch.Generator().manual_seed(TRAIN_SEED)
+    x = torch.randn(TRAIN_BATCH, layer.in_features, generator=gen)
+    target = torch.randn(TRAIN_BATCH, layer.out_features, generator=gen)
+    x, target = (t.to(device=weight.device, dtype=weight.dtype) for t in (x, target))
+    params = [p for p in layer.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=LEARNING_RATE)
+    loss = (layer(x) - target).float().pow(2).sum() / max(target.numel(), 1)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def trained_lora_linear(
+    in_features: int,
+    out_features: int,
+    bias: bool = True,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A LoRA layer after one training step: ``lora_B != 0`` (unless ``in`` or ``out``
+    is 0), so it computes ``x @ (W + scaling * B @ A).T + b`` while ``weight`` is ``W``."""
+    layer = lora_linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
+    train_one_step(layer)
+    return layer
