@@ -31,8 +31,10 @@ the dtype. The rules (torch 2.13.0: torch/nn/modules/batchnorm.py,
 - gradients of the input, weight and bias are those of the formula, the batch
   statistics differentiated through in training.
 
-Dtypes: gradients over float32 and float64; the checks of state and errors run
-on float32 (the rules they check are the same code for every dtype).
+Dtypes: float32 (the rules are the same code for every dtype in torch's
+kernels, and each dtype costs a full set of checks per kind: add float64 to
+``test_batch_norm_gradients``' ``dtypes`` mark to hold a re-implementation to
+float64's bound too); the fixed-batch checks of ``momentum=None`` run in float64.
 
 Checks that call the layer take the ``mode`` fixture and call
 ``mode.wrap(...)``; a check that switches between train and eval wraps again
@@ -206,7 +208,7 @@ def test_batch_norm_calls_follow_the_statistics_rules(
 
 
 @KINDS
-@pytest.mark.dtypes("float32", "float64")
+@pytest.mark.dtypes("float32")
 @given(data=st.data())
 def test_batch_norm_gradients(
     data: st.DataObject,
@@ -313,6 +315,54 @@ def _fixed_batches(config: BatchNormConfig) -> list[torch.Tensor]:
 
 
 @KINDS
+def test_batch_norm_momentum_none_averages_the_batches(
+    device: torch.device, kind: str, batch_norm_cls: Any, mode: Mode
+) -> None:
+    """With ``momentum=None`` the running statistics after ``k`` training calls are the
+    simple average of the ``k`` batches' means and unbiased variances ("cumulative
+    moving average (i.e. simple average)", the BatchNorm docs; the factor is ``1 /
+    num_batches_tracked``), and ``num_batches_tracked`` is ``k``. Fixed batches: the
+    statistics-rules check covers the factor from any state; this one always takes
+    the ``momentum=None`` path, in every mode (torch.compile with ``fullgraph=True``
+    cannot trace it in torch 2.13.0: see known_deviations.toml)."""
+    config = BatchNormConfig(
+        support.KINDS[kind], 2, 1e-5, None, True, True, torch.float64, str(device)
+    )
+    module = config.build(batch_norm_cls)
+    module.train()
+    batches = _fixed_batches(config)
+    call = mode.wrap(module)
+    for x in batches:
+        call(x)
+    ctx = support.context(config, batch_norm_cls, batches[0], f"two batches; {mode.describe()}")
+    _assert_simple_average(module, batches, ctx)
+
+
+def _assert_simple_average(module: nn.Module, batches: list[torch.Tensor], ctx: str) -> None:
+    stats = [oracle.batch_statistics(to_float64(x)) for x in batches]
+    state = support.read_state(module)
+    expected_mean = np.mean([s.mean for s in stats], axis=0)
+    expected_var = np.mean([s.unbiased_var for s in stats], axis=0)
+    tolerance = 1e-12
+    n = len(batches)
+    assert_within(
+        "running_mean",
+        state.running_mean,
+        expected_mean,
+        tolerance * (1 + np.abs(expected_mean)),
+        f"{ctx}; the average of the {n} batches' means",
+    )
+    assert_within(
+        "running_var",
+        state.running_var,
+        expected_var,
+        tolerance * (1 + np.abs(expected_var)),
+        f"{ctx}; the average of the {n} batches' unbiased variances",
+    )
+    assert_equal("num_batches_tracked", state.num_batches_tracked, n, ctx)
+
+
+@KINDS
 def test_batch_norm_cumulative_average_counts_accepted_batches_only(
     device: torch.device, kind: str, batch_norm_cls: Any
 ) -> None:
@@ -339,26 +389,7 @@ def test_batch_norm_cumulative_average_counts_accepted_batches_only(
     batches = _fixed_batches(config)
     for x in batches:
         module(x)
-    stats = [oracle.batch_statistics(to_float64(x)) for x in batches]
-    state = support.read_state(module)
-    expected_mean = np.mean([s.mean for s in stats], axis=0)
-    expected_var = np.mean([s.unbiased_var for s in stats], axis=0)
-    tolerance = 1e-12
-    assert_within(
-        "running_mean",
-        state.running_mean,
-        expected_mean,
-        tolerance * (1 + np.abs(expected_mean)),
-        f"{ctx}; the average of the two batches' means",
-    )
-    assert_within(
-        "running_var",
-        state.running_var,
-        expected_var,
-        tolerance * (1 + np.abs(expected_var)),
-        f"{ctx}; the average of the two batches' unbiased variances",
-    )
-    assert_equal("num_batches_tracked", state.num_batches_tracked, len(batches), ctx)
+    _assert_simple_average(module, batches, ctx)
 
 
 @KINDS

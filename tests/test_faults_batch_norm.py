@@ -177,6 +177,20 @@ class DetachedStatistics:
         return _affine(self, (x - mean) / torch.sqrt(var + self.eps), x)  # type: ignore[attr-defined]
 
 
+class MomentumNoneAsDefault:
+    """Treats ``momentum=None`` as torch's default 0.1: an exponential average where a
+    cumulative one was asked for."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        momentum = self.momentum  # type: ignore[has-type]
+        if momentum is None:
+            self.momentum = 0.1
+        try:
+            return super().forward(x)  # type: ignore[misc,no-any-return]
+        finally:
+            self.momentum = momentum
+
+
 def _values_per_channel(x: torch.Tensor) -> int:
     n = x.shape[0]
     for side in x.shape[2:]:
@@ -254,6 +268,7 @@ def _both(
 CALLS = suite.test_batch_norm_calls_follow_the_statistics_rules
 GRADS = suite.test_batch_norm_gradients
 ONE_VALUE = suite.test_batch_norm_rejects_one_value_per_channel
+AVERAGE = suite.test_batch_norm_momentum_none_averages_the_batches
 CMA = suite.test_batch_norm_cumulative_average_counts_accepted_batches_only
 EMPTY = suite.test_batch_norm_rejects_other_channel_counts_in_empty_inputs
 
@@ -276,6 +291,9 @@ CASES = [
     *_both(GRADS, DetachedStatistics, True, "x.grad"),
     *_both(ONE_VALUE, None, False),
     _case(ONE_VALUE, "batch_norm2d", AcceptsOneValue, True, "should raise ValueError"),
+    *_both(AVERAGE, None, False),
+    *_both(AVERAGE, MomentumNoneAsDefault, True, "running_mean"),
+    _case(CALLS, "batch_norm2d", MomentumNoneAsDefault, True, "running_"),
     # torch 2.13.0 itself departs here (known_deviations.toml); the corrections pass.
     *_both(CMA, None, True, "running_mean"),
     *_both(CMA, VerifiesBeforeCounting, False),
