@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conformance.modes import DEFAULT_COMPILE_BACKEND, DEFAULT_COMPILE_MAX_EXAMPLES, EAGER, Mode
+from conformance.modes import (
+    DEFAULT_COMPILE_BACKEND,
+    DEFAULT_COMPILE_MAX_EXAMPLES,
+    EAGER,
+    Mode,
+    example_cap,
+)
 from conformance.selection import Param
 
 if TYPE_CHECKING:
@@ -165,6 +171,7 @@ class _Case:
     fields: dict[str, str | None]
     xfail: str | None  # reason, from an xfail mark on the check
     max_examples: int | None  # the mode's cap, if any
+    share: float | None  # the check's share of the examples (examples_share mark)
 
 
 #: ``pytest.param`` is public; the class it returns is not exported by name.
@@ -361,6 +368,7 @@ def _cases(
                 fields,
                 xfail.kwargs.get("reason", "xfail") if xfail else None,
                 mode.max_examples if mode is not None else None,
+                (_mark_args(fn_marks, "examples_share") or (None,))[0],
             )
 
 
@@ -427,9 +435,9 @@ def _run_all(
             report.skipped.append((case.test_id, f"known deviation: {entry.reason}"))
             continue
         expected = f"known deviation: {entry.reason}" if entry is not None else case.xfail
-        examples = min(max_examples, case.max_examples or max_examples)
+        examples = example_cap(max_examples, mode_cap=case.max_examples, share=case.share)
         try:
-            _run(case, examples)
+            _run(case, examples or max_examples)
         except Exception as e:
             if expected is not None:
                 report.expected_failures.append((case.test_id, expected))

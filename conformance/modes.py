@@ -46,6 +46,7 @@ __all__ = [
     "FunctionalCall",
     "Mode",
     "capped",
+    "example_cap",
     "parse_modes",
     "selected",
 ]
@@ -224,6 +225,25 @@ def capped(test: Callable[..., Any], max_examples: int) -> Callable[..., Any] | 
         given(data=st.data())(inner)
     )
     return rewrapped
+
+
+def example_cap(
+    profile_examples: int, *, mode_cap: int | None = None, share: float | None = None
+) -> int | None:
+    """How many examples a check runs: the profile's, cut to the mode's cap and to the
+    check's own share of them (at least one); None when nothing cuts them.
+
+    >>> example_cap(100, share=0.25), example_cap(1000, mode_cap=10), example_cap(100)
+    (25, 10, None)
+    """
+    import math
+
+    caps = [c for c in (mode_cap,) if c is not None]
+    if share is not None:
+        caps.append(max(1, math.ceil(profile_examples * share)))
+    if not caps or min(caps) >= profile_examples:
+        return None
+    return min(caps)
 
 
 def parse_modes(names: Iterable[str], what: str = "--mode") -> tuple[str, ...]:

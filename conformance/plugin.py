@@ -185,6 +185,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "examples_share(fraction): the check runs this share of the profile's examples "
+        "(structural checks that a handful of examples falsifies)",
+    )
+    config.addinivalue_line(
+        "markers",
         "layer_requires(*features): a generic check over the layer registry runs only for "
         "kinds that have these (error_inputs, parameters, deterministic)",
     )
@@ -641,21 +646,28 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Runs a Hypothesis check with at most its mode's example cap (``--mode compile``:
-    ``--compile-max-examples``, since each example compiles afresh)."""
+    ``--compile-max-examples``, since each example compiles afresh) and its own share
+    of the profile's examples (``@pytest.mark.examples_share``)."""
     if not _is_active(pyfuncitem.config):
         return None
+    from hypothesis import settings
+
+    from conformance.modes import capped, example_cap
+
     callspec = getattr(pyfuncitem, "callspec", None)
     name = None if callspec is None else callspec.params.get("mode")
     mode = next((m for m in selected_modes(pyfuncitem.config) if m.name == name), None)
-    if mode is None or mode.max_examples is None:
+    share = pyfuncitem.get_closest_marker("examples_share")
+    cap = example_cap(
+        settings().max_examples,
+        mode_cap=None if mode is None else mode.max_examples,
+        share=None if share is None else share.args[0],
+    )
+    test = None if cap is None else capped(pyfuncitem.obj, cap)
+    if test is None:
         return None
     import inspect
 
-    from conformance.modes import capped
-
-    test = capped(pyfuncitem.obj, mode.max_examples)
-    if test is None:
-        return None
     wanted = inspect.signature(pyfuncitem.obj).parameters
     test(**{k: v for k, v in pyfuncitem.funcargs.items() if k in wanted})
     return True

@@ -37,6 +37,7 @@ import copy
 import io
 from typing import Any
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,6 +50,9 @@ from conformance.tolerances import tf32
 
 #: The contract is dtype-independent; one dtype keeps these checks cheap.
 DTYPE = torch.float32
+#: Structural promises that any example of a module breaking them shows: a quarter
+#: of the profile's examples (25 under conformance-ci) per check and subject.
+pytestmark = pytest.mark.examples_share(0.25)
 
 
 def _draw(data: st.DataObject, subject: Subject, device: torch.device) -> Drawn:

@@ -18,7 +18,7 @@ def _modules() -> list[str]:
         names.append(package.__name__)
         for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
             names.append(info.name)
-    return [*names, "conformance.layers", "conformance.requested"]
+    return [*names, "conformance.layers", "conformance.modes", "conformance.requested"]
 
 
 @pytest.mark.parametrize("name", _modules())

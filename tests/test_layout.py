@@ -48,9 +48,7 @@ def _imports(path: Path) -> set[str]:
 
 def _sources() -> dict[str, Path]:
     return {
-        _module_name(p): p
-        for package in PACKAGES
-        for p in sorted((ROOT / package).rglob("*.py"))
+        _module_name(p): p for package in PACKAGES for p in sorted((ROOT / package).rglob("*.py"))
     }
 
 
