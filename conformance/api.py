@@ -194,7 +194,11 @@ def _suite_checks() -> Iterator[tuple[str, str, Callable[..., Any]]]:
 def _marks(fn: Callable[..., Any]) -> list[Any]:
     marks = list(getattr(fn, "pytestmark", []))
     module = inspect.getmodule(fn)
-    return marks + list(getattr(module, "pytestmark", []))
+    # A module's pytestmark may be one mark or a list of them, as pytest allows.
+    module_marks = getattr(module, "pytestmark", [])
+    if not isinstance(module_marks, (list, tuple)):
+        module_marks = [module_marks]
+    return marks + [getattr(m, "mark", m) for m in module_marks]
 
 
 def _mark_args(marks: list[Any], name: str) -> tuple[Any, ...] | None:
