@@ -18,7 +18,7 @@ from typing import Any, cast
 import pytest
 import torch
 import torch.nn.functional as F
-from planting import run_unshrunk
+from planting import run_unshrunk, run_until_caught
 from torch import nn
 from torch.nn import init
 
@@ -463,12 +463,14 @@ for _ndim_, _check_ in (
 GUARDED = {case.values[0] for case in CASES if case.values[2]}
 
 
-def _run(check: Callable[..., None], cls: type[nn.Module], kwargs: dict[str, Any]) -> None:
+def _run(
+    check: Callable[..., None], cls: type[nn.Module], kwargs: dict[str, Any], caught: bool = False
+) -> None:
     fixtures = {**FIXTURES, "conv1d_cls": cls, "conv2d_cls": cls}
     if isinstance(cls, LayerUnderTest):
         fixtures["layer"] = cls
     if hasattr(check, "hypothesis"):
-        run_unshrunk(check, fixtures, **kwargs)
+        (run_until_caught if caught else run_unshrunk)(check, fixtures, **kwargs)
         return
     import inspect
 
@@ -482,7 +484,7 @@ def test_fault_is_caught(
 ) -> None:
     if caught:
         with pytest.raises(AssertionError) as failure:
-            _run(check, cls, kwargs)
+            _run(check, cls, kwargs, caught=True)
         assert match in str(failure.value), str(failure.value)
     else:
         _run(check, cls, kwargs)

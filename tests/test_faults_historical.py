@@ -46,7 +46,7 @@ import torch.nn.modules.module as module_globals
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
-from planting import run_unshrunk
+from planting import run_unshrunk, run_until_caught
 from torch import nn
 from torch.utils.hooks import BackwardHook
 
@@ -1064,11 +1064,13 @@ def _param(check: Callable[..., None], argname: str, pick: str) -> Any:
     raise LookupError(f"{check.__name__} has no {argname}={pick!r} in its parametrize marks")
 
 
-def run_check(check: Callable[..., None], fixtures: dict[str, Any], **kwargs: Any) -> None:
-    """A ``@given`` check without shrinking (``run_unshrunk``); a fixed-example check
-    called once with the fixtures it takes."""
+def run_check(
+    check: Callable[..., None], fixtures: dict[str, Any], *, caught: bool = False, **kwargs: Any
+) -> None:
+    """A ``@given`` check without shrinking (``run_unshrunk``; ``run_until_caught`` for
+    a fault); a fixed-example check called once with the fixtures it takes."""
     if hasattr(check, "hypothesis"):
-        run_unshrunk(check, fixtures, **kwargs)
+        (run_until_caught if caught else run_unshrunk)(check, fixtures, **kwargs)
         return
     wanted = inspect.signature(check).parameters
     args = {name: value for name, value in fixtures.items() if name in wanted}
@@ -1108,7 +1110,7 @@ def test_historical_fault_is_killed(
     kwargs = {name: _param(fault.check, name, pick) for name, pick in fault.params}
     start = time.perf_counter()
     with pytest.raises(fault.raises):
-        run_check(fault.check, fixtures, **kwargs)
+        run_check(fault.check, fixtures, caught=fault.survivor is None, **kwargs)
     record_property("seconds_to_failure", round(time.perf_counter() - start, 4))
 
 
