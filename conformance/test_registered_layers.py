@@ -170,6 +170,7 @@ def test_layer_rejects_error_inputs(
         context=ctx,
     )
 
+
 def _sgd_step(module: nn.Module, params: list[nn.Parameter], inputs: tuple[Any, ...]) -> None:
     """One SGD step on ``sum(out)``, its rate scaled so no parameter moves by more
     than 1: low-precision outputs stay far from overflow."""
