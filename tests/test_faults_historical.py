@@ -43,6 +43,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torch.nn.modules.module as module_globals
+from device_faults import BrokenOffReference
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
@@ -329,22 +330,7 @@ class TF32ByDefault(nn.Linear):
         return F.linear(_round_to_tf32(x), _round_to_tf32(self.weight), self.bias)
 
 
-class _BrokenOnTheDevice(nn.Linear):
-    """Broken only when built for a device other than plain ``"cpu"`` (the bug was CUDA's)."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        device: Any = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
-        self.broken = str(device) != "cpu"
-
-
-class IgnoresExtraFeatures(_BrokenOnTheDevice):
+class IgnoresExtraFeatures(BrokenOffReference):
     """CUDA Linear read the first ``in_features`` columns of a wider input and ignored
     the rest instead of raising (pytorch#62537, #62539, #84328); narrower inputs raised."""
 
@@ -354,7 +340,7 @@ class IgnoresExtraFeatures(_BrokenOnTheDevice):
         return super().forward(x)
 
 
-class OneDimReadsPrefix(_BrokenOnTheDevice):
+class OneDimReadsPrefix(BrokenOffReference):
     """CUDA Linear on a 1-D input of the wrong size (302 features for
     ``in_features=128``) returned a result from its first ``in_features``
     values (pytorch#89379)."""
@@ -763,26 +749,29 @@ class _FaultyMode:
 
 
 class _HooksFrozenAtFirstCall:
-    """Dynamo without guards on module hooks (pytorch#117758): the compiled call keeps
-    running the hooks that were registered when it was first traced."""
+    """A compiled module without guards on its hooks: the call keeps running the hooks
+    of ``kinds`` (forward by default) that were registered when it was first traced
+    (Dynamo, pytorch#117758; backward hooks, pytorch#117265)."""
 
-    def __init__(self, module: nn.Module) -> None:
+    def __init__(
+        self, module: nn.Module, kinds: tuple[str, str] = ("_forward_pre_hooks", "_forward_hooks")
+    ) -> None:
         self.module = module
-        self.frozen: tuple[OrderedDict[int, Any], OrderedDict[int, Any]] | None = None
+        self.kinds = kinds
+        self.frozen: list[OrderedDict[int, Any]] | None = None
 
     def __call__(self, *args: Any) -> Any:
         module = self.module
         if self.frozen is None:
-            self.frozen = (
-                OrderedDict(module._forward_pre_hooks),
-                OrderedDict(module._forward_hooks),
-            )
-        live = (module._forward_pre_hooks, module._forward_hooks)
-        module._forward_pre_hooks, module._forward_hooks = (OrderedDict(d) for d in self.frozen)
+            self.frozen = [OrderedDict(getattr(module, k)) for k in self.kinds]
+        live = [getattr(module, k) for k in self.kinds]
+        for kind, frozen in zip(self.kinds, self.frozen, strict=True):
+            setattr(module, kind, OrderedDict(frozen))
         try:
             return module(*args)
         finally:
-            module._forward_pre_hooks, module._forward_hooks = live
+            for kind, hooks in zip(self.kinds, live, strict=True):
+                setattr(module, kind, hooks)
 
 
 def _scripted_without_hooks(module: nn.Module) -> Callable[..., Any]:
@@ -791,28 +780,10 @@ def _scripted_without_hooks(module: nn.Module) -> Callable[..., Any]:
     return module.forward
 
 
-class _BackwardHooksFrozenAtFirstCall:
-    """A compiled module that keeps the backward hooks it was traced with: a full
-    backward pre-hook registered after the first call never runs
+def _backward_hooks_frozen_at_first_call(module: nn.Module) -> _HooksFrozenAtFirstCall:
+    """A full backward pre-hook registered after the first call never runs
     (pytorch#117265, "torch.compile silently incorrect with full_backward_pre_hook")."""
-
-    def __init__(self, module: nn.Module) -> None:
-        self.module = module
-        self.frozen: tuple[OrderedDict[int, Any], OrderedDict[int, Any]] | None = None
-
-    def __call__(self, *args: Any) -> Any:
-        module = self.module
-        if self.frozen is None:
-            self.frozen = (
-                OrderedDict(module._backward_pre_hooks),
-                OrderedDict(module._backward_hooks),
-            )
-        live = (module._backward_pre_hooks, module._backward_hooks)
-        module._backward_pre_hooks, module._backward_hooks = (OrderedDict(d) for d in self.frozen)
-        try:
-            return module(*args)
-        finally:
-            module._backward_pre_hooks, module._backward_hooks = live
+    return _HooksFrozenAtFirstCall(module, ("_backward_pre_hooks", "_backward_hooks"))
 
 
 class _GraphAfterGradCalls:
@@ -1005,7 +976,7 @@ FAULTS = [
       module_calls.test_hooks_registered_before_wrapping_run, "scripted-skips-hooks"),
     H("pytorch/pytorch#117265", "torch.compile silently ignored a full backward pre-hook "
       "registered after the first call", _mode("backward-hooks-frozen",
-      _BackwardHooksFrozenAtFirstCall),
+      _backward_hooks_frozen_at_first_call),
       module_calls.test_backward_hooks_registered_after_wrapping_run,
       "compiled-backward-hooks-frozen"),
     H("pytorch/pytorch#132986", "OptimizedModule.eval()/.train() set the wrapped module's flag, "

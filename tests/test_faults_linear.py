@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from device_faults import BrokenOffReference
 from planting import run_unshrunk
 from torch import nn
 from torch.nn import init
@@ -288,27 +289,12 @@ class CastsInputDtype(nn.Linear):
         return super().forward(x.to(self.weight.dtype))
 
 
-class _BrokenOffReference(nn.Linear):
-    """Broken only when built for a device other than plain ``"cpu"``."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        device: Any = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
-        self.broken = str(device) != "cpu"
-
-
-class DropsBiasOffReference(_BrokenOffReference):
+class DropsBiasOffReference(BrokenOffReference):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, None if self.broken else self.bias)
 
 
-class AcceptsWrongFeaturesOffReference(_BrokenOffReference):
+class AcceptsWrongFeaturesOffReference(BrokenOffReference):
     """pytorch#62537 in miniature: one device accepts a wrong ``in_features``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

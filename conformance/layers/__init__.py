@@ -195,7 +195,7 @@ class LayerUnderTest:
     def is_own(self) -> bool:
         """Whether this is the kind's own implementation, not a target
         (:func:`is_own_implementation`)."""
-        return self.implementation is self.info.default_implementation()
+        return is_own_implementation(self.info.name, self.implementation)
 
     def __repr__(self) -> str:
         impl = getattr(self.implementation, "__qualname__", repr(self.implementation))
