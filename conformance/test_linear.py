@@ -61,6 +61,7 @@ from conformance.support.linear import (
     draw_module,
     floats,
     full_precision_reductions,
+    inputs,
     maybe_float64,
     mismatched_dtype_inputs,
     tolerance,
@@ -69,7 +70,7 @@ from conformance.support.linear import (
     zero_dim_inputs,
 )
 from conformance.tolerances import accumulation_bound, tf32, unit_roundoff
-from strategies import LinearConfig, layouts, linear_configs, linear_inputs, tensors
+from strategies import LinearConfig, layouts, linear_configs, tensors
 
 # --- the affine map ----------------------------------------------------------
 
@@ -92,7 +93,7 @@ def test_linear_matches_affine(
     """
     config = data.draw(configs(dtype, device), label="config")
     module = draw_module(data, linear_cls, config)
-    x = data.draw(linear_inputs(config), label="x")
+    x = data.draw(inputs(config), label="x")
     with tf32(False):
         y = mode.wrap(module)(x)
     assert_affine(y, x, weight_of(module), bias_of(module), config)
@@ -115,7 +116,7 @@ def test_linear_matches_functional(
     """
     config = data.draw(configs(dtype, device), label="config")
     module = draw_module(data, linear_cls, config)
-    x = data.draw(linear_inputs(config), label="x")
+    x = data.draw(inputs(config), label="x")
     with tf32(False):
         y = mode.wrap(module)(x)
         expected = F.linear(x, weight_of(module), bias_of(module))
@@ -181,7 +182,7 @@ def test_linear_uses_assigned_weight(
         ),
         label="A",
     )
-    x = data.draw(linear_inputs(config, requires_grad=True), label="x")
+    x = data.draw(inputs(config, requires_grad=True), label="x")
     g = data.draw(
         tensors(
             shape=(*x.shape[:-1], config.out_features),
@@ -200,8 +201,8 @@ def test_linear_uses_assigned_weight(
     with tf32(False):
         y = wrapped(x)
         assert_affine(y, x, a, bias, config)
-        inputs = [x, module.weight] if bias is None else [x, module.weight, bias]
-        grads = torch.autograd.grad(y, inputs, g, allow_unused=True)
+        wrt = [x, module.weight] if bias is None else [x, module.weight, bias]
+        grads = torch.autograd.grad(y, wrt, g, allow_unused=True)
     expected = oracle.affine_grads(to_float64(x), to_float64(a), to_float64(g))
     names = ("grad_input", "grad_weight", "grad_bias")
     for name, grad, sums in zip(names, grads, expected, strict=False):
@@ -230,7 +231,7 @@ def test_linear_ignores_input_layout(
     """
     config = data.draw(configs(dtype, device), label="config")
     module = draw_module(data, linear_cls, config)
-    x = data.draw(linear_inputs(config, layout=NON_CONTIGUOUS), label="x")
+    x = data.draw(inputs(config, layout=NON_CONTIGUOUS), label="x")
     wrapped = mode.wrap(module)
     with tf32(False):
         y = wrapped(x)
@@ -255,7 +256,7 @@ def test_linear_matches_affine_with_tf32(
     """
     config = data.draw(configs(torch.float32, device), label="config")
     module = draw_module(data, linear_cls, config)
-    x = data.draw(linear_inputs(config), label="x")
+    x = data.draw(inputs(config), label="x")
     with tf32(True):
         y = mode.wrap(module)(x)
     assert_affine(y, x, weight_of(module), bias_of(module), config, tf32_enabled=True)
@@ -513,7 +514,7 @@ def test_linear_gradients_match_formulas(
     """
     config = data.draw(configs(dtype, device), label="config")
     module = draw_module(data, linear_cls, config)
-    x = data.draw(linear_inputs(config, requires_grad=True, layout=layouts()), label="x")
+    x = data.draw(inputs(config, requires_grad=True, layout=layouts()), label="x")
     # |g| <= 1: float16 sums of up to 64 terms |g x| <= 100 stay finite.
     out_shape = (*x.shape[:-1], config.out_features)
     g = data.draw(
@@ -530,8 +531,8 @@ def test_linear_gradients_match_formulas(
         assert_shape("out", y.shape, g.shape, ctx)
         if not y.requires_grad:
             fail("out.requires_grad=False, but should be True", ctx)
-        inputs = [x, weight] if bias is None else [x, weight, bias]
-        grads = torch.autograd.grad(y, inputs, g, allow_unused=True)
+        wrt = [x, weight] if bias is None else [x, weight, bias]
+        grads = torch.autograd.grad(y, wrt, g, allow_unused=True)
     expected = oracle.affine_grads(to_float64(x), to_float64(weight), to_float64(g))
     names = ("grad_input", "grad_weight", "grad_bias")
     # Without a bias there is no grad_bias: zip stops with grads.
@@ -565,9 +566,7 @@ def test_linear_gradcheck(
         label="config",
     )
     module = draw_module(data, linear_cls, config)
-    x = data.draw(
-        linear_inputs(config, max_batch_dims=2, max_side=2, requires_grad=True), label="x"
-    )
+    x = data.draw(inputs(config, max_batch_dims=2, max_side=2, requires_grad=True), label="x")
     names = ["weight", "bias"] if bias_of(module) is not None else ["weight"]
     params = [getattr(module, n).detach().clone().requires_grad_() for n in names]
 

@@ -36,6 +36,7 @@ from conformance.support.linear import (
     configs,
     context,
     floats,
+    inputs,
     maybe_float64,
     mismatched_dtype_inputs,
     weight_of,
@@ -43,7 +44,7 @@ from conformance.support.linear import (
     zero_dim_inputs,
 )
 from conformance.tolerances import tf32
-from strategies import LinearConfig, linear_inputs, tensors
+from strategies import LinearConfig, tensors
 
 REFERENCE = torch.device("cpu")
 _RESULTS = ("out", "grad_input", "grad_weight", "grad_bias")
@@ -67,13 +68,13 @@ def _results(
     """Output, then gradients for input, weight and bias, on ``device``."""
     x = x.detach().to(device).requires_grad_(True)
     weight, bias = weight_of(module), bias_of(module)
-    inputs = [x, weight] if bias is None else [x, weight, bias]
+    wrt = [x, weight] if bias is None else [x, weight, bias]
     with tf32(False):
         out = module(x)
         assert_shape(f"out on {device}", out.shape, grad_out.shape, ctx)
         if not out.requires_grad:
             fail(f"out on {device} does not require grad, but should", ctx)
-        grads = torch.autograd.grad(out, inputs, grad_out.to(device), allow_unused=True)
+        grads = torch.autograd.grad(out, wrt, grad_out.to(device), allow_unused=True)
     return dict(zip(_RESULTS, (out, *grads), strict=False))
 
 
@@ -178,7 +179,7 @@ def test_parity_forward_and_backward(
     same parameters and inputs (any batch shape, empty batches, zero features)."""
     config = data.draw(configs(dtype, REFERENCE), label="config")
     seed = data.draw(SEEDS, label="seed")
-    x = data.draw(linear_inputs(config), label="x")
+    x = data.draw(inputs(config), label="x")
     out_shape = (*x.shape[:-1], config.out_features)
     unit = floats(dtype, 1.0)
     grad_out = data.draw(tensors(shape=out_shape, dtype=dtype, elements=unit), label="grad_out")

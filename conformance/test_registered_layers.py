@@ -53,9 +53,9 @@ def _build(data: st.DataObject, layer: LayerUnderTest, config: Any, device: torc
 def _draw(
     data: st.DataObject, layer: LayerUnderTest, dtype: torch.dtype, device: torch.device
 ) -> tuple[Any, nn.Module, tuple[Any, ...]]:
-    config = data.draw(layer.info.configs(dtype, device), label="config")
+    config = data.draw(layer.info.example_configs(dtype, device), label="config")
     module = _build(data, layer, config, device)
-    inputs = data.draw(layer.info.inputs(config, dtype, device), label="inputs")
+    inputs = data.draw(layer.info.example_inputs(config, dtype, device), label="inputs")
     return config, module, inputs
 
 
@@ -93,8 +93,10 @@ def _assert_matches_reference(
 
 
 def _deterministic_modes(layer: LayerUnderTest) -> list[bool]:
-    """Training flags the kind promises deterministic outputs in (eval first: it shrinks first)."""
-    return [t for t in (False, True) if layer.info.deterministic_in(t)]
+    """Training flags the kind promises deterministic outputs in, training first: the
+    first example should probe most, and batch norm's batch statistics probe more than
+    fresh running ones (zero mean, unit variance)."""
+    return [t for t in (True, False) if layer.info.deterministic_in(t)]
 
 
 @pytest.mark.layer_requires("deterministic")
@@ -126,7 +128,7 @@ def test_layer_has_declared_parameters(
     """``named_parameters()`` and ``named_buffers()`` hold what the contract declares, of
     the declared shapes; a parameter declared None (``bias=False``) is an attribute that
     is None and no parameter."""
-    config = data.draw(layer.info.configs(torch.float32, device), label="config")
+    config = data.draw(layer.info.example_configs(torch.float32, device), label="config")
     module = _build(data, layer, config, device)
     ctx = f"{layer}, {config!r}"
     for what, declared, actual in (
@@ -156,7 +158,7 @@ def test_layer_rejects_error_inputs(
     on every device: pytorch#62537)."""
     info = layer.info
     assert info.error_inputs is not None  # layer_requires("error_inputs")
-    config = data.draw(info.configs(dtype, device), label="config")
+    config = data.draw(info.example_configs(dtype, device), label="config")
     module = _build(data, layer, config, device)
     case = data.draw(info.error_inputs(config, dtype, device), label="error case")
     ctx = _context(layer, config, case.inputs, case.description)

@@ -73,10 +73,15 @@ def test_a_faulty_linear_raises_one_assertion_with_the_shrunk_example():
     assert text.startswith("check_linear(DropsBias): ")
     assert "FAILED test_linear::test_linear_matches_affine[cpu-float32]" in text
     assert "but should be" in text
-    # Hypothesis' labelled draws of the shrunk example: the smallest layer with a bias.
+    # Hypothesis' labelled draws of the example, shrunk to the suite's canonical first
+    # one (conformance.support.canonical): a square layer with a bias, one batch dim.
+    affine = text.split("FAILED test_linear::test_linear_matches_affine[cpu-float32]")[1]
+    affine = affine.split("FAILED ")[0]
     assert (
-        "Draw 1 (config): LinearConfig(in_features=1,\n     out_features=1,\n     bias=True" in text
+        "Draw 1 (config): LinearConfig(in_features=3,\n     out_features=3,\n     bias=True"
+        in affine
     )
+    assert "Draw 3 (x): tensor([[ 1., -2.,  3.],\n            [-4.,  5., -6.]])" in affine
     failed = {test_id for test_id, _ in info.value.failures}
     assert "test_linear::test_linear_matches_affine[cpu-float32]" in failed
     assert "test_linear::test_linear_parameter_shapes[cpu-float32]" not in failed

@@ -30,10 +30,11 @@ first use of the registry.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ErrorCase",
+    "Example",
     "LayerInfo",
     "LayerUnderTest",
     "Reference",
@@ -83,6 +85,17 @@ class ErrorCase(NamedTuple):
     description: str
 
 
+class Example(NamedTuple):
+    """A canonical case, tried before any drawn one (as ``ModuleInfo``'s
+    ``module_inputs_func`` lists its cases): a config and inputs for it that
+    catch the obvious faults -- a dropped bias, a transposed square weight, a
+    flipped kernel, a missing scale. ``description`` says what it is for."""
+
+    config: Any
+    inputs: tuple[Any, ...]
+    description: str
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerInfo:
     """One layer kind, as data.
@@ -117,6 +130,11 @@ class LayerInfo:
         fixture: the pytest fixture through which kind-specific suites take
             the implementation (``"linear_cls"``); None for kinds that only
             the generic checks exercise.
+        examples: ``examples(dtype, device)``: canonical :class:`Example` cases.
+            Every generic check draws through :meth:`example_configs` and
+            :meth:`example_inputs`, whose first example is the first of these
+            (so that five examples already catch the obvious faults) and which
+            draw them now and then afterwards; None for no canonical case.
     """
 
     name: str
@@ -135,6 +153,7 @@ class LayerInfo:
         Callable[[Any, torch.dtype, torch.device], st.SearchStrategy[ErrorCase]] | None
     ) = None
     fixture: str | None = None
+    examples: Callable[[torch.dtype, torch.device], Sequence[Example]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -165,6 +184,25 @@ class LayerInfo:
             impl = self.implementation
             return f"{impl.__module__}.{getattr(impl, '__qualname__', impl)}"
         return self.implementation.replace(":", ".")
+
+    def example_configs(self, dtype: torch.dtype, device: torch.device) -> st.SearchStrategy[Any]:
+        """:attr:`configs`, with the canonical examples' configs first
+        (:func:`conformance.support.canonical.canonical_first`)."""
+        return _example_configs(self, dtype, device)
+
+    def example_inputs(
+        self, config: Any, dtype: torch.dtype, device: torch.device
+    ) -> st.SearchStrategy[tuple[Any, ...]]:
+        """:attr:`inputs` for ``config``, with a canonical example's inputs first
+        when ``config`` is that example's."""
+        from conformance.support.canonical import canonical_first, cloned
+
+        general = self.inputs(config, dtype, device)
+        canonical = [e.inputs for e in self._examples(dtype, device) if e.config == config]
+        return canonical_first(cloned(canonical), general) if canonical else general
+
+    def _examples(self, dtype: torch.dtype, device: torch.device) -> Sequence[Example]:
+        return () if self.examples is None else _examples_of(self, dtype, device)
 
     def deterministic_in(self, training: bool) -> bool:
         return not (self.random_in_training if training else self.random_in_eval)
@@ -200,6 +238,24 @@ class LayerUnderTest:
     def __repr__(self) -> str:
         impl = getattr(self.implementation, "__qualname__", repr(self.implementation))
         return f"{self.info.name}={impl}"
+
+
+# Built once per kind, dtype and device: the generic checks ask on every example.
+@functools.lru_cache(maxsize=256)
+def _examples_of(info: LayerInfo, dtype: torch.dtype, device: torch.device) -> tuple[Example, ...]:
+    assert info.examples is not None
+    return tuple(info.examples(dtype, device))
+
+
+@functools.lru_cache(maxsize=256)
+def _example_configs(info: LayerInfo, dtype: torch.dtype, device: torch.device) -> Any:
+    from conformance.support.canonical import canonical_first, cloned
+
+    general = info.configs(dtype, device)
+    examples = info._examples(dtype, device)
+    if not examples:
+        return general
+    return canonical_first(cloned([e.config for e in examples]), general)
 
 
 _lock = threading.Lock()

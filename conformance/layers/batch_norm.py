@@ -31,8 +31,9 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from conformance.layers import ErrorCase, LayerInfo, Reference
+from conformance.layers import ErrorCase, Example, LayerInfo, Reference
 from conformance.oracle import batch_norm as oracle
+from conformance.support.canonical import distinct_values
 from conformance.tolerances import unit_roundoff
 from strategies import (
     SEEDED_FILL_MIN_NUMEL,
@@ -189,6 +190,16 @@ def _contract_configs(kind: str) -> Callable[[torch.device], list[BatchNormConfi
     return contract_configs
 
 
+def _examples(kind: str) -> Callable[[torch.dtype, torch.device], list[Example]]:
+    def examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
+        config = BatchNormConfig(kind, 3, 1e-5, 0.1, True, True, dtype, str(device))
+        shape = (4, 3) if kind == "BatchNorm1d" else (2, 3, 2, 2)
+        x = distinct_values(shape, dtype, device)  # every channel with its own mean and variance
+        return [Example(config, (x,), "affine, tracking, distinct channel statistics")]
+
+    return examples
+
+
 def _info(name: str, kind: str) -> LayerInfo:
     return LayerInfo(
         name=name,
@@ -208,6 +219,7 @@ def _info(name: str, kind: str) -> LayerInfo:
         dtypes=FLOAT_DTYPES,
         error_inputs=_error_inputs,
         fixture="batch_norm_cls",
+        examples=_examples(kind),
     )
 
 

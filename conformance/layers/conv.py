@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from conformance.layers import ErrorCase, LayerInfo, Reference
+from conformance.layers import ErrorCase, Example, LayerInfo, Reference
 from conformance.oracle import conv as oracle
+from conformance.support.canonical import distinct_values
 from strategies import ConvConfig, conv_configs, conv_inputs, tensors
 
 #: The dtypes the generic checks run the kinds in. Convolutions take float64,
@@ -159,6 +160,15 @@ def _contract_configs(device: torch.device, ndim: int) -> list[ConvConfig]:
     ]
 
 
+def _examples(dtype: torch.dtype, device: torch.device, ndim: int) -> list[Example]:
+    # A kernel of distinct values that is not symmetric (a flip shows), not square
+    # in 2-d (a transposition shows), padded on one side only; two channels in and out.
+    kernel, padding, side = (3, 1, (5,)) if ndim == 1 else ((2, 3), (1, 0), (4, 5))
+    config = ConvConfig(ndim, 2, 2, kernel, padding=padding, dtype=dtype, device=str(device))
+    x = distinct_values((2, 2, *side), dtype, device)
+    return [Example(config, (x,), "two channels, a non-square kernel, a bias, padding")]
+
+
 def _contract(ndim: int) -> str:
     kernel = "kernel_size" if ndim == 1 else "*kernel_size"
     return (
@@ -181,6 +191,7 @@ CONV1D = LayerInfo(
     dtypes=DTYPES,
     error_inputs=_error_inputs,
     fixture="conv1d_cls",
+    examples=lambda dtype, device: _examples(dtype, device, 1),
 )
 
 CONV2D = LayerInfo(
@@ -195,4 +206,5 @@ CONV2D = LayerInfo(
     dtypes=DTYPES,
     error_inputs=_error_inputs,
     fixture="conv2d_cls",
+    examples=lambda dtype, device: _examples(dtype, device, 2),
 )

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from conformance.layers import LayerInfo, Reference
+from conformance.layers import Example, LayerInfo, Reference
+from conformance.support.canonical import distinct_values
 from strategies import DropoutConfig, dropout_configs, dropout_inputs
 
 
@@ -31,6 +32,11 @@ def _reference(
     return Reference(x, np.abs(x), 0)
 
 
+def _examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
+    x = distinct_values((4, 8), dtype, device)
+    return [Example(DropoutConfig("Dropout", 0.5, False), (x,), "p=0.5 on distinct nonzero values")]
+
+
 def _contract_configs(device: torch.device) -> list[DropoutConfig]:
     return [DropoutConfig("Dropout", 0.5, False), DropoutConfig("Dropout", 0.0, True)]
 
@@ -47,4 +53,5 @@ DROPOUT = LayerInfo(
     random_in_training=True,
     dtypes=("float32", "float64", "float16", "bfloat16"),
     fixture="dropout_cls",
+    examples=_examples,
 )

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from conformance.layers import ErrorCase, LayerInfo, Reference
+from conformance.layers import ErrorCase, Example, LayerInfo, Reference
 from conformance.oracle import embedding as oracle
 from strategies import (
     INDEX_DTYPES,
@@ -124,6 +124,12 @@ def error_inputs(
     return st.one_of(out_of_range, wrong_dtype)
 
 
+def examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
+    config = EmbeddingConfig(5, 3, 1, None, 2.0, False, dtype, str(device))
+    indices = torch.tensor([[0, 1, 4], [2, 1, 3]], device=device)
+    return [Example(config, (indices,), "every row looked up, the padding row twice")]
+
+
 def contract_configs(device: torch.device | str) -> list[EmbeddingConfig]:
     return [
         EmbeddingConfig(4, 3, None, None, 2.0, False, torch.float32, str(device)),
@@ -147,4 +153,5 @@ EMBEDDING = LayerInfo(
     dtypes=DTYPES,
     error_inputs=error_inputs,
     fixture="embedding_cls",
+    examples=examples,
 )

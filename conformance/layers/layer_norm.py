@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from conformance.layers import ErrorCase, LayerInfo, Reference
+from conformance.layers import ErrorCase, Example, LayerInfo, Reference
 from conformance.oracle import layer_norm as oracle
+from conformance.support.canonical import distinct_values
 from strategies import LayerNormConfig, layer_norm_configs, layer_norm_inputs, layouts
 
 #: bfloat16, the coarsest unit roundoff the reference's bound covers, is where
@@ -104,6 +105,12 @@ def error_inputs(
     )
 
 
+def examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
+    config = LayerNormConfig((2, 3), 1e-5, True, True, dtype, str(device))
+    x = distinct_values((2, 2, 3), dtype, device)
+    return [Example(config, (x,), "two normalized dims, affine with a bias, one batch dim")]
+
+
 def contract_configs(device: torch.device | str) -> list[LayerNormConfig]:
     return [
         LayerNormConfig((2, 3), 1e-5, affine, bias, torch.float32, str(device))
@@ -127,4 +134,5 @@ LAYER_NORM = LayerInfo(
     dtypes=DTYPES,
     error_inputs=error_inputs,
     fixture="layer_norm_cls",
+    examples=examples,
 )

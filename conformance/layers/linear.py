@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from conformance.layers import ErrorCase, LayerInfo, Reference
+from conformance.layers import ErrorCase, Example, LayerInfo, Reference
 from conformance.oracle import linear as oracle
 from conformance.support import linear as support
 from strategies import LinearConfig, linear_inputs
@@ -51,6 +51,17 @@ def _error_inputs(
     return st.one_of(wrong_features, zero_dim, other_dtype)
 
 
+def _examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
+    config = support.canonical_config(dtype, device)
+    return [
+        Example(
+            config,
+            (support.canonical_input(config),),
+            "square, with a bias; one batch dim of distinct nonzero values",
+        )
+    ]
+
+
 def _contract_configs(device: torch.device) -> list[LinearConfig]:
     return [LinearConfig(3, 2, bias, torch.float32, str(device)) for bias in (True, False)]
 
@@ -63,7 +74,7 @@ LINEAR = LayerInfo(
         "nn.Module with .weight of shape (out_features, in_features) and .bias of shape "
         "(out_features,) or None"
     ),
-    configs=support.configs,
+    configs=support.any_configs,
     inputs=_inputs,
     reference=_reference,
     parameters=_parameters,
@@ -71,4 +82,5 @@ LINEAR = LayerInfo(
     dtypes=support.FLOAT_DTYPES,
     error_inputs=_error_inputs,
     fixture="linear_cls",
+    examples=_examples,
 )

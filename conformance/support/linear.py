@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import warnings
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from conformance.assertions import assert_dtype, assert_within, fail
 from conformance.oracle import linear as oracle
 from conformance.oracle.arrays import to_float64
 from conformance.seeding import SEEDS, seeded
+from conformance.support.canonical import canonical_first, cloned, distinct_values
 from conformance.tolerances import agreement_bound, float_width, oracle_bound
 from strategies import LinearConfig, linear_configs, linear_inputs, tensors
 
@@ -35,14 +37,25 @@ DTYPE_ERROR = "same dtype"
 
 
 def configs(dtype: torch.dtype, device: torch.device | str) -> st.SearchStrategy[LinearConfig]:
+    """:func:`any_configs`, whose first example is :func:`canonical_config`
+    (:mod:`conformance.support.canonical`)."""
+    return _configs(dtype, str(device))
+
+
+@functools.lru_cache(maxsize=64)  # built once per dtype and device: asked on every example
+def _configs(dtype: torch.dtype, device: str) -> st.SearchStrategy[LinearConfig]:
+    return canonical_first(st.just(canonical_config(dtype, device)), any_configs(dtype, device))
+
+
+@functools.lru_cache(maxsize=64)
+def any_configs(dtype: torch.dtype, device: torch.device | str) -> st.SearchStrategy[LinearConfig]:
     """Linear configs that reach zero features (in=0: bias broadcast; out=0: empty output).
 
     Square layers are drawn on purpose, half the time: there ``A`` and ``A.T``
     have the same shape, so only the values can tell a transposition bug.
     """
-    any_shape = linear_configs(
-        min_in_features=0, min_out_features=0, dtype=dtype, device=str(device)
-    )
+    device = str(device)
+    any_shape = linear_configs(min_in_features=0, min_out_features=0, dtype=dtype, device=device)
     square = st.integers(0, 8).flatmap(
         lambda n: linear_configs(
             min_in_features=n,
@@ -50,10 +63,42 @@ def configs(dtype: torch.dtype, device: torch.device | str) -> st.SearchStrategy
             min_out_features=n,
             max_out_features=n,
             dtype=dtype,
-            device=str(device),
+            device=device,
         )
     )
     return st.one_of(any_shape, square)
+
+
+def canonical_config(dtype: torch.dtype, device: torch.device | str) -> LinearConfig:
+    """``Linear(3, 3)`` with a bias: square, so only values tell ``A`` from ``A.T``;
+    with a bias, initialised nonzero, so dropping it shows."""
+    return LinearConfig(3, 3, True, dtype, str(device))
+
+
+def canonical_input(config: LinearConfig, *, contiguous: bool = True) -> torch.Tensor:
+    """``(2, in_features)`` distinct nonzero values: one batch dim of two rows.
+    Not contiguous (a transposed ``(in_features, 2)``) when ``contiguous`` is False."""
+    rows = (2, config.in_features) if contiguous else (config.in_features, 2)
+    x = distinct_values(rows, config.dtype, config.device)
+    return x if contiguous else x.t()
+
+
+def inputs(
+    config: LinearConfig,
+    *,
+    requires_grad: bool = False,
+    layout: st.SearchStrategy[str] | str = "contiguous",
+    **kwargs: Any,
+) -> st.SearchStrategy[torch.Tensor]:
+    """``linear_inputs(config, ...)``, whose first example, for the canonical
+    config, is :func:`canonical_input` (non-contiguous when ``layout`` asks for
+    other layouts only)."""
+    general = linear_inputs(config, requires_grad=requires_grad, layout=layout, **kwargs)
+    if config != canonical_config(config.dtype, config.device):
+        return general
+    x = canonical_input(config, contiguous=layout is not NON_CONTIGUOUS)
+    canonical = cloned([x]).map(lambda t: t.requires_grad_(requires_grad))
+    return canonical_first(canonical, general)
 
 
 @contextlib.contextmanager

@@ -128,7 +128,7 @@ class KindSubject(Subject):
 
     def draw(self, data: st.DataObject, device: torch.device, dtype: torch.dtype) -> Drawn:
         info = self.info
-        config = data.draw(info.configs(dtype, device), label="config")
+        config = data.draw(info.example_configs(dtype, device), label="config")
 
         def build(seed: int) -> nn.Module:
             with seeded(seed, device), warnings.catch_warnings():
@@ -136,7 +136,7 @@ class KindSubject(Subject):
                 return cast(nn.Module, config.build(self.implementation))
 
         module = build(data.draw(SEEDS, label="seed"))
-        args = data.draw(info.inputs(config, dtype, device), label="inputs")
+        args = data.draw(info.example_inputs(config, dtype, device), label="inputs")
         shapes = ", ".join(str(tuple(a.shape)) for a in args if isinstance(a, torch.Tensor))
         impl = getattr(self.implementation, "__qualname__", repr(self.implementation))
         return Drawn(module, tuple(args), f"{info.name}={impl}, {config!r}, inputs {shapes}", build)
