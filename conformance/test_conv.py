@@ -289,20 +289,23 @@ def _check_invalid_construction(
     data: st.DataObject, cls: Callable[..., nn.Module], device: torch.device, ndim: int
 ) -> None:
     config = data.draw(_configs(ndim, device), label="valid config")
-    invalid = data.draw(st.sampled_from(INVALID), label="invalid")
-    bad = invalid.change(config, data.draw(st.integers(0, 11), label="variant"))
+    variant = data.draw(st.integers(0, 11), label="variant")
+    # Every rule on every example (construction is cheap): a handful of examples
+    # must not leave one of six rules untried.
+    for invalid in INVALID:
+        bad = invalid.change(config, variant)
 
-    def construct() -> Any:
-        with _quiet():
-            return bad.build(cls)
+        def construct(bad: ConvConfig = bad) -> Any:
+            with _quiet():
+                return bad.build(cls)
 
-    assert_raises(
-        ValueError,
-        construct,
-        what=f"{getattr(cls, '__name__', cls)}(**{bad.kwargs})",
-        match=invalid.message,
-        context=f"{bad!r}: {invalid.what}",
-    )
+        assert_raises(
+            ValueError,
+            construct,
+            what=f"{getattr(cls, '__name__', cls)}(**{bad.kwargs})",
+            match=invalid.message,
+            context=f"{bad!r}: {invalid.what}",
+        )
 
 
 @pytest.mark.supports_meta

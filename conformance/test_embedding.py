@@ -41,6 +41,7 @@ from conformance.modes import Mode
 from conformance.oracle import embedding as oracle
 from conformance.oracle.arrays import to_float64
 from conformance.seeding import SEEDS, seeded
+from conformance.support.canonical import canonical_first, cloned, nonzero_first
 from conformance.tolerances import oracle_bound, unit_roundoff
 from strategies import (
     INDEX_DTYPES,
@@ -77,7 +78,24 @@ def _weight(module: nn.Module) -> torch.Tensor:
     return w
 
 
+@functools.lru_cache(maxsize=16)
+def _first_configs(dtype: torch.dtype, device: torch.device) -> st.SearchStrategy[EmbeddingConfig]:
+    """:func:`_configs`, the registry's canonical table first (padding_idx, every row
+    looked up, one twice, with ``scale_grad_by_freq``)."""
+    (canonical, *_) = entry.examples(dtype, device)
+    return canonical_first(st.just(canonical.config), _configs(dtype, str(device)))
+
+
 def _indices(config: EmbeddingConfig) -> st.SearchStrategy[torch.Tensor]:
+    """Indices for ``config``: the canonical ones first for the canonical table."""
+    general = _any_indices(config)
+    (canonical, *_) = entry.examples(config.dtype, torch.device(config.device))
+    if config != canonical.config:
+        return general
+    return canonical_first(cloned([canonical.inputs[0]]), general)
+
+
+def _any_indices(config: EmbeddingConfig) -> st.SearchStrategy[torch.Tensor]:
     return embedding_inputs(
         config,
         max_dims=2,
@@ -106,18 +124,12 @@ def test_embedding_weight_gradient(
     weight row its index names; the ``padding_idx`` row gets zero; with
     ``scale_grad_by_freq`` each contribution is divided by how often its index
     occurs. With ``max_norm`` too (the renormalisation runs under no_grad)."""
-    config = data.draw(_configs(dtype, str(device)), label="config")
+    config = data.draw(_first_configs(dtype, device), label="config")
     module = _build(data, embedding_cls, config)
     idx = data.draw(_indices(config), label="indices")
-    g = data.draw(
-        tensors(
-            shape=(*idx.shape, config.embedding_dim),
-            dtype=dtype,
-            device=device,
-            elements=_GRAD_ELEMENTS,
-        ),
-        label="grad_out",
-    )
+    shape = (*idx.shape, config.embedding_dim)
+    any_g = tensors(shape=shape, dtype=dtype, device=device, elements=_GRAD_ELEMENTS)
+    g = data.draw(nonzero_first(any_g, shape, dtype, device), label="grad_out")
     ctx = _context(config, idx, mode.describe())
     out = mode.wrap(module)(idx)
     assert_shape("out", out.shape, g.shape, ctx)
@@ -241,16 +253,10 @@ def test_embedding_from_pretrained(
     from_pretrained = getattr(embedding_cls, "from_pretrained", None)
     if from_pretrained is None:
         pytest.skip(f"{embedding_cls!r} has no from_pretrained")
-    config = data.draw(entry.configs(dtype, device), label="config")
-    pretrained = data.draw(
-        tensors(
-            shape=(config.num_embeddings, config.embedding_dim),
-            dtype=dtype,
-            device=device,
-            elements=_GRAD_ELEMENTS,
-        ),
-        label="embeddings",
-    )
+    config = data.draw(entry.EMBEDDING.example_configs(dtype, device), label="config")
+    shape = (config.num_embeddings, config.embedding_dim)
+    any_table = tensors(shape=shape, dtype=dtype, device=device, elements=_GRAD_ELEMENTS)
+    pretrained = data.draw(nonzero_first(any_table, shape, dtype, device), label="embeddings")
     freeze = data.draw(st.sampled_from([True, False]), label="freeze")
     original = pretrained.clone()
     module = from_pretrained(pretrained, freeze=freeze, padding_idx=config.padding_idx)

@@ -56,14 +56,12 @@ class FlipsKernel(nn.Conv1d):
         return self._conv_forward(x, self.weight.flip(-1), self.bias)
 
 
-class SwapsPadding(nn.Conv2d):
-    """Pads height by the width's padding and width by the height's."""
+class TransposesKernel(nn.Conv2d):
+    """Uses the kernel with height and width swapped (``padding="same"`` hides the
+    change of output shape)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.padding
-        if isinstance(p, str):
-            return super().forward(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, p[::-1], self.dilation, self.groups)
+        return self._conv_forward(x, self.weight.transpose(-1, -2), self.bias)
 
 
 def _unbiased(x: torch.Tensor, dims: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,7 +118,7 @@ CASES: list[tuple[str, Any, str]] = [
     ("linear", TransposesSquareWeight, AFFINE),
     ("dropout", ScalesInEval, reference("dropout")),
     ("conv1d", FlipsKernel, reference("conv1d")),
-    ("conv2d", SwapsPadding, reference("conv2d")),
+    ("conv2d", TransposesKernel, reference("conv2d")),
     ("batch_norm1d", UnbiasedBatchNorm, reference("batch_norm1d")),
     ("batch_norm2d", UnbiasedBatchNorm2d, reference("batch_norm2d")),
     ("layer_norm", UnbiasedLayerNorm, reference("layer_norm")),

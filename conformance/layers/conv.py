@@ -161,12 +161,13 @@ def _contract_configs(device: torch.device, ndim: int) -> list[ConvConfig]:
 
 
 def _examples(dtype: torch.dtype, device: torch.device, ndim: int) -> list[Example]:
-    # A kernel of distinct values that is not symmetric (a flip shows), not square
-    # in 2-d (a transposition shows), padded on one side only; two channels in and out.
-    kernel, padding, side = (3, 1, (5,)) if ndim == 1 else ((2, 3), (1, 0), (4, 5))
-    config = ConvConfig(ndim, 2, 2, kernel, padding=padding, dtype=dtype, device=str(device))
+    # Two channels in and out, a bias, a kernel of distinct values that is not
+    # symmetric (a flip shows) nor square in 2-d (a transposition shows), and
+    # padding="same" with an even side: the odd pad goes after (right, bottom).
+    kernel, side = (4, (5,)) if ndim == 1 else ((2, 3), (4, 5))
+    config = ConvConfig(ndim, 2, 2, kernel, padding="same", dtype=dtype, device=str(device))
     x = distinct_values((2, 2, *side), dtype, device)
-    return [Example(config, (x,), "two channels, a non-square kernel, a bias, padding")]
+    return [Example(config, (x,), "two channels, a bias, an even kernel side, padding='same'")]
 
 
 def _contract(ndim: int) -> str:

@@ -125,9 +125,9 @@ def error_inputs(
 
 
 def examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
-    config = EmbeddingConfig(5, 3, 1, None, 2.0, False, dtype, str(device))
-    indices = torch.tensor([[0, 1, 4], [2, 1, 3]], device=device)
-    return [Example(config, (indices,), "every row looked up, the padding row twice")]
+    config = EmbeddingConfig(5, 3, 1, None, 2.0, True, dtype, str(device))
+    indices = torch.tensor([[0, 1, 4], [2, 4, 3]], device=device)
+    return [Example(config, (indices,), "every row looked up, the padding row too, row 4 twice")]
 
 
 def contract_configs(device: torch.device | str) -> list[EmbeddingConfig]:

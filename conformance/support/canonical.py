@@ -55,6 +55,17 @@ def _clone(value: T) -> T:
     return value
 
 
+def nonzero_first(
+    general: st.SearchStrategy[torch.Tensor],
+    shape: tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device | str,
+) -> st.SearchStrategy[torch.Tensor]:
+    """``general`` (tensors of ``shape``), with :func:`distinct_values` first instead
+    of zeros: a gradient or a table of zeros hides whatever it is multiplied by."""
+    return canonical_first(cloned([distinct_values(shape, dtype, device)]), general)
+
+
 def distinct_values(
     shape: tuple[int, ...], dtype: torch.dtype, device: torch.device | str
 ) -> torch.Tensor:
