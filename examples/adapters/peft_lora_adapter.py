@@ -1,4 +1,4 @@
-"""peft's LoRA ``Linear`` on the kit's Linear contract.
+"""peft's LoRA ``Linear`` and ``Embedding`` on the kit's ``linear`` and ``embedding`` contracts.
 
 A user gets this layer from ``get_peft_model(model, LoraConfig(...))``: every
 ``nn.Linear`` named in ``target_modules`` is replaced by
@@ -21,6 +21,20 @@ float32), and return the LoRA layer that replaced it::
 ``trained_lora_linear`` then runs one SGD step on fixed random data (its own
 generator, so the global RNG the suites seed is left alone), which makes
 ``lora_B`` non-zero, as in any LoRA layer after training.
+
+``lora_embedding`` and ``trained_lora_embedding`` do the same for an
+``nn.Embedding`` (the ``embedding`` contract: ``num_embeddings,
+embedding_dim, padding_idx, max_norm, norm_type, scale_grad_by_freq, device,
+dtype``): ``get_peft_model`` replaces it by ``peft.tuners.lora.Embedding``,
+which keeps it as ``base_layer`` (frozen) and adds ``lora_embedding_A[adapter]``
+``(r, num_embeddings)`` (zeros) and ``lora_embedding_B[adapter]``
+``(embedding_dim, r)`` (normal), and computes ``base_layer(x) +
+F.embedding(x, A.T, <base_layer's padding_idx, max_norm, ...>) @ B.T * scaling``.
+Fresh (``A = 0``) it computes what the base layer does; after one SGD step
+on random indices ``A != 0``::
+
+    PYTHONPATH=examples/adapters pytest --pyargs conformance \\
+        --target embedding=peft_lora_adapter:lora_embedding
 """
 
 from __future__ import annotations
@@ -86,4 +100,85 @@ def trained_lora_linear(
     is 0), so it computes ``x @ (W + scaling * B @ A).T + b`` while ``weight`` is ``W``."""
     layer = lora_linear(in_features, out_features, bias=bias, device=device, dtype=dtype)
     train_one_step(layer)
+    return layer
+
+
+class _OneEmbedding(nn.Module):
+    def __init__(self, embedding: nn.Embedding) -> None:
+        super().__init__()
+        self.embedding = embedding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embedding(x)
+
+
+def lora_embedding(
+    num_embeddings: int,
+    embedding_dim: int,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A fresh LoRA embedding (``lora_embedding_A = 0``): looks up what its frozen
+    base layer does."""
+    base = nn.Embedding(
+        num_embeddings,
+        embedding_dim,
+        padding_idx=padding_idx,
+        max_norm=max_norm,
+        norm_type=norm_type,
+        scale_grad_by_freq=scale_grad_by_freq,
+        device=device,
+        dtype=dtype,
+    )
+    config = LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=["embedding"])
+    model = get_peft_model(_OneEmbedding(base), config)
+    return model.base_model.model.embedding
+
+
+def train_embedding_one_step(layer: nn.Module) -> None:
+    """One SGD step on the mean squared error against random targets, for random
+    indices (fixed seed)."""
+    weight = layer.weight
+    num_embeddings, dim = weight.shape
+    gen = torch.Generator().manual_seed(TRAIN_SEED)
+    idx = torch.randint(0, num_embeddings, (TRAIN_BATCH,), generator=gen)
+    target = torch.randn(TRAIN_BATCH, dim, generator=gen)
+    idx = idx.to(device=weight.device)
+    target = target.to(device=weight.device, dtype=weight.dtype)
+    params = [p for p in layer.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=LEARNING_RATE)
+    loss = (layer(idx) - target).float().pow(2).sum() / max(target.numel(), 1)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def trained_lora_embedding(
+    num_embeddings: int,
+    embedding_dim: int,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A LoRA embedding after one training step: ``lora_embedding_A != 0`` (in the
+    columns of the indices drawn, but the padding row's), so it looks up rows of
+    ``W + scaling * (B @ A).T`` while ``weight`` is ``W``."""
+    layer = lora_embedding(
+        num_embeddings,
+        embedding_dim,
+        padding_idx=padding_idx,
+        max_norm=max_norm,
+        norm_type=norm_type,
+        scale_grad_by_freq=scale_grad_by_freq,
+        device=device,
+        dtype=dtype,
+    )
+    train_embedding_one_step(layer)
     return layer

@@ -7,16 +7,19 @@
 Needs the packages pinned in ``examples/adapters/requirements.txt`` (``tox -e
 ecosystem`` installs them). For each target in :data:`ecosystem.TARGETS` it
 
-1. runs ``pytest --pyargs conformance --target linear=<adapter> --mode
+1. runs ``pytest --pyargs conformance --target <kind>=<adapter> --mode
    eager,functional_call,jit -n 2 --conformance-report
    reports/ecosystem/<target>/`` from a scratch directory (so the installed
    kit runs, not a checkout's ``conformance/``), drops the ``.html`` and, when
    ``conformance.json`` is over 300 KB, cuts each failure's traceback to its
-   end (``--modes`` adds ``compile``: about twice the time);
+   end (``--modes`` adds ``compile``: about twice the time; ``--workers``
+   sets ``-n``);
 2. runs the module-call checks through the Python API
    (``conformance.check_call_semantics(lambda: factory(4, 3), inputs=[(2, 4)],
-   modes=...)``), which ``--target`` does not reach, into
-   ``reports/ecosystem/<target>/call_semantics.json``;
+   modes=...)`` for a ``linear`` target; each kind's arguments and input
+   shapes are ``ecosystem.CALLS``), which ``--target`` does not reach, into
+   ``reports/ecosystem/<target>/call_semantics.json`` (for a kind whose
+   entry is None, ``embedding``, a file saying why they were not run);
 
 then runs every minimal repro in ``examples/adapters/repros/`` and writes one
 page per library and ``reports/ecosystem/README.md`` (see ``ecosystem.py``).
@@ -75,7 +78,7 @@ def run_suites(target: ecosystem.Target, out: Path, modes: tuple[str, ...], work
     out.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "pytest", "--pyargs", "conformance",
-        "--target", f"linear={target.spec}",
+        "--target", f"{target.kind}={target.spec}",
         "--mode", ",".join(modes),
         "-n", workers, "-p", "no:cacheprovider", "-q", "-rN",
         "--log-disable=torch.__trace",
@@ -99,9 +102,16 @@ def run_call_semantics(target: ecosystem.Target, out: Path, modes: tuple[str, ..
     """The module-call checks through the Python API, in a subprocess (a fresh process
     per target, as for the suites)."""
     start = time.monotonic()
+    if ecosystem.CALLS[target.kind] is None:
+        reason = ecosystem.CALLS_SKIPPED[target.kind]
+        data = {"call": None, "not_run": reason, "summary": "not run", "passed": [],
+                "failed": [], "expected_failures": [], "skipped": []}  # fmt: skip
+        (out / "call_semantics.json").write_text(json.dumps(data, indent=1) + "\n")
+        print(f"  call semantics: not run ({target.kind})", flush=True)
+        return
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--call-semantics-worker",
-         target.spec, str(out / "call_semantics.json"), ",".join(modes)],
+         target.kind, target.spec, str(out / "call_semantics.json"), ",".join(modes)],
         env=_env(), capture_output=True, text=True, cwd=tempfile.gettempdir(),
     )  # fmt: skip
     if proc.returncode != 0:
@@ -111,7 +121,7 @@ def run_call_semantics(target: ecosystem.Target, out: Path, modes: tuple[str, ..
     print(f"  call semantics: {data['summary']} ({time.monotonic() - start:.0f} s)", flush=True)
 
 
-def _call_semantics_worker(spec: str, path: str, modes: str) -> None:
+def _call_semantics_worker(kind: str, spec: str, path: str, modes: str) -> None:
     import importlib
 
     import _torchvision_on_cpu  # noqa: F401
@@ -120,14 +130,16 @@ def _call_semantics_worker(spec: str, path: str, modes: str) -> None:
 
     module_name, _, name = spec.partition(":")
     factory = getattr(importlib.import_module(module_name), name)
+    args, inputs = ecosystem.CALLS[kind]
     try:
         report = conformance.check_call_semantics(
-            lambda: factory(4, 3), inputs=[(2, 4)], modes=tuple(modes.split(","))
+            lambda: factory(*args), inputs=inputs, modes=tuple(modes.split(","))
         )
     except conformance.ConformanceError as e:
         report = e.report
+    shown = ", ".join(map(str, args))
     data = {
-        "call": f"conformance.check_call_semantics(lambda: {name}(4, 3), inputs=[(2, 4)], "
+        "call": f"conformance.check_call_semantics(lambda: {name}({shown}), inputs={inputs}, "
         f"modes={tuple(modes.split(','))!r})",
         "summary": report.summary(),
         "passed": report.passed,
@@ -145,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--workers", default=os.environ.get("PYTEST_WORKERS", "2"))
     parser.add_argument("--out", type=Path, default=ecosystem.REPORTS)
-    parser.add_argument("--call-semantics-worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--call-semantics-worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.call_semantics_worker:
         _call_semantics_worker(*args.call_semantics_worker)
@@ -160,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.pages:
         for target in targets:
             out = args.out / target.name
-            print(f"{target.name}: --target linear={target.spec}", flush=True)
+            print(f"{target.name}: --target {target.kind}={target.spec}", flush=True)
             if out.exists():
                 shutil.rmtree(out)
             run_suites(target, out, modes, args.workers)
