@@ -2,7 +2,8 @@
 
 Runs ``python -m pytest conformance -n 0 -p no:cacheprovider -q -p kind_cost``
 (the default ``conformance-ci`` profile, serial so that each test's time is
-its own) with this file loaded as a pytest plugin. The plugin records, for
+its own, with ``OMP_NUM_THREADS=1``: one torch thread, as each worker of
+``-n 2`` gets on two cores) with this file loaded as a pytest plugin. The plugin records, for
 every test, the kinds it exercises -- the same rule ``--target`` selects by
 (:func:`conformance.targets.exercised_kinds`: an ``exercises(...)`` mark,
 else the kind fixtures it takes) -- and the duration of its setup, call and
@@ -86,6 +87,11 @@ def run_once() -> tuple[dict[str, dict[str, Any]], float, str]:
             filter(None, [str(REPO / "benchmarks"), env.get("PYTHONPATH")])
         )
         env.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+        # One torch thread, as each of two xdist workers gets on two cores (the
+        # plugin's threads_per_worker): what a test costs in the parallel run.
+        # With torch's default threads a serial run on a loaded machine spins in
+        # OpenMP barriers (the 2**16-element dropout checks ran 30x slower).
+        env.setdefault("OMP_NUM_THREADS", "1")
         command = [
             sys.executable,
             "-m",
@@ -122,12 +128,15 @@ def per_kind(tests: dict[str, dict[str, Any]]) -> dict[str, tuple[int, float]]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write each test's kinds and seconds here")
     args = parser.parse_args(argv)
     print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}; load before: {_load()}")
     runs = []
     for r in range(args.repeats):
         tests, wall, summary = run_once()
         runs.append(per_kind(tests))
+        if args.json and r == 0:
+            args.json.write_text(json.dumps(tests, indent=1))
         print(f"run {r + 1}: {wall:.1f} s wall, -n 0 ({summary}); load {_load()}", flush=True)
     kinds = sorted(runs[0], key=lambda k: -runs[0][k][1])
     seconds = {k: statistics.median(run.get(k, (0, 0.0))[1] for run in runs) for k in kinds}
@@ -139,6 +148,12 @@ def main(argv: list[str] | None = None) -> None:
             f"| {kind} | {runs[0][kind][0]} | {seconds[kind]:.1f} | {seconds[kind] / total:.0%} |"
         )
     print(f"| all | {sum(n for n, _ in runs[0].values())} | {total:.1f} | 100% |")
+    print("\nby suite, last run:")
+    suites: dict[str, float] = collections.defaultdict(float)
+    for nodeid, test in tests.items():
+        suites[nodeid.split("::")[0].rsplit("/", 1)[-1]] += test["seconds"]
+    for suite, sec in sorted(suites.items(), key=lambda kv: -kv[1]):
+        print(f"  {suite:40} {sec:6.1f} s  {sec / total:4.0%}")
     print(f"load after: {_load()}")
 
 

@@ -317,6 +317,7 @@ def _cases(
                 dtypes,
                 with_dtype=with_dtype,
                 requires=_mark_args(fn_marks, "layer_requires") or (),
+                one_dtype=any(m.name == "one_dtype" for m in fn_marks),
             )
             axes.append((("layer", "dtype") if with_dtype else ("layer",), layer_axis))
         elif "dtype" in params:

@@ -190,6 +190,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "one_dtype: a generic check over the layer registry of a property that does not "
+        "depend on the dtype runs each kind in one dtype (float32 where the kind has it)",
+    )
+    config.addinivalue_line(
+        "markers",
         "layer_requires(*features): a generic check over the layer registry runs only for "
         "kinds that have these (error_inputs, parameters, deterministic)",
     )
@@ -450,6 +455,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             wanted,
             with_dtype=with_dtype,
             requires=_marker_args(metafunc, "layer_requires") or (),
+            one_dtype=metafunc.definition.get_closest_marker("one_dtype") is not None,
         )
         names = ("layer", "dtype") if with_dtype else ("layer",)
         metafunc.parametrize(names, _as_pytest(params), indirect=True)

@@ -135,12 +135,15 @@ def layer_params(
     *,
     with_dtype: bool,
     requires: Sequence[str] = (),
+    one_dtype: bool = False,
 ) -> list[Param]:
     """The registered kinds a generic check runs over, each marked as exercising its
     kind: ``(kind,)``, or ``(kind, dtype)`` for each of the kind's dtypes that
-    ``wanted`` selects. ``requires`` names :class:`LayerInfo` properties the check
-    needs (``"error_inputs"``, ``"parameters"``, ``"deterministic"``): kinds
-    without them are left out."""
+    ``wanted`` selects -- only the first of them, float32 where it is one, for a
+    check of a property that does not depend on the dtype (``one_dtype``, the
+    ``@pytest.mark.one_dtype`` mark). ``requires`` names :class:`LayerInfo`
+    properties the check needs (``"error_inputs"``, ``"parameters"``,
+    ``"deterministic"``): kinds without them are left out."""
     selected = _wanted(wanted)
     params = []
     for name, info in kinds.items():
@@ -149,11 +152,12 @@ def layer_params(
         if not with_dtype:
             params.append(Param((name,), name, exercises=(name,)))
             continue
-        for dt in info.dtypes:
-            if selected is None or dtype_name(dt) in selected:
-                params.append(
-                    Param((name, dtype_name(dt)), f"{name}-{dtype_name(dt)}", None, (name,))
-                )
+        chosen = [dtype_name(dt) for dt in info.dtypes]
+        chosen = [dt for dt in chosen if selected is None or dt in selected]
+        if one_dtype and chosen:
+            chosen = ["float32"] if "float32" in chosen else chosen[:1]
+        for dt in chosen:
+            params.append(Param((name, dt), f"{name}-{dt}", None, (name,)))
     if not params:
         what = f" with {', '.join(requires)}" if requires else ""
         return [

@@ -307,6 +307,7 @@ def test_dropout_train_scales_kept(
 
 @over(KINDS)
 @pytest.mark.dtypes("float32", "float16")
+@pytest.mark.examples_share(0.5)  # each example is a test on thousands of units
 @given(data=st.data())
 def test_dropout_train_drop_rate(
     data: st.DataObject,
@@ -362,6 +363,7 @@ def grid_shape(kind: Kind) -> tuple[int, ...]:
 
 @over(KINDS)
 @pytest.mark.dtypes("float32", "float16")
+@pytest.mark.examples_share(0.5)  # each example is a test on thousands of units
 @given(data=st.data())
 def test_dropout_masks_are_independent(
     data: st.DataObject,
@@ -850,6 +852,7 @@ ALPHA_STATS_MAX_P = 0.9
 
 @over(ALPHA_KINDS)
 @pytest.mark.dtypes("float32", "float64")
+@pytest.mark.examples_share(0.5)  # each example is a test on thousands of units
 @given(data=st.data())
 def test_dropout_alpha_keeps_mean_and_std(
     data: st.DataObject,

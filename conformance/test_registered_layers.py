@@ -191,6 +191,7 @@ UPDATES = ("optimizer step", "data.copy_", "mul_ under no_grad")
 
 
 @pytest.mark.layer_requires("parameters", "deterministic")
+@pytest.mark.one_dtype  # when a call reads its parameters does not depend on the dtype
 @given(data=st.data())
 def test_layer_sees_in_place_parameter_updates(
     data: st.DataObject,

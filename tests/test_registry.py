@@ -17,7 +17,7 @@ from hypothesis import settings
 from torch import nn
 
 import conformance
-from conformance import layers
+from conformance import layers, selection
 from conformance.api import ConformanceError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -192,3 +192,15 @@ def test_the_worked_example_reads_as_documented():
     assert "examples/custom_kind.py" in readme
     assert "conformance.check_layer(" in readme
     assert textwrap.dedent(custom_kind.__doc__ or "").strip()
+
+
+def test_a_dtype_independent_generic_check_runs_each_kind_in_one_dtype():
+    kinds = {name: layers.get(name) for name in ("linear", "layer_norm", "conv1d")}
+    every = selection.layer_params(kinds, None, with_dtype=True)
+    one = selection.layer_params(kinds, None, with_dtype=True, one_dtype=True)
+    assert [p.id for p in every].count("linear-float16") == 1
+    assert [p.id for p in one] == ["linear-float32", "layer_norm-float32", "conv1d-float32"]
+    # An explicit --dtype still chooses: the one dtype is among those it selects.
+    only_half = selection.layer_params(kinds, ["float16"], with_dtype=True, one_dtype=True)
+    assert [p.id for p in only_half] == ["linear-float16"]
+    assert all(p.exercises == (p.values[0],) for p in one)
