@@ -121,6 +121,16 @@ TARGETS = (
         kind="conv2d",
     ),
     Target(
+        "timm-conv2d-same-zeros-only",
+        "timm",
+        "timm_adapter:conv2d_same_zeros_only",
+        "timm `Conv2dSame`, zero-padding configs only (diagnostic)",
+        "`conv2d_same`, except that an example drawing a `padding_mode` other than "
+        '`"zeros"` is rejected (`hypothesis.assume`), so no check shrinks to the `TypeError` '
+        "the library raises for it: a diagnostic, to see past it",
+        kind="conv2d",
+    ),
+    Target(
         "timm-std-conv2d",
         "timm",
         "timm_adapter:std_conv2d",
@@ -395,6 +405,7 @@ PEFT_EMBEDDING = ("peft-lora-embedding", "peft-lora-embedding-trained")
 CONV1D = ("gpt2-conv1d", "gpt2-conv1d-nx0-bypassed", "gpt2-conv1d-view")
 OPACUS = ("opacus-grad-sample", "opacus-hooked-linear")
 TIMM_CONV = ("timm-conv2d-same", "timm-std-conv2d")
+CONV2D_SAME = ("timm-conv2d-same", "timm-conv2d-same-zeros-only")
 
 DEPARTURES: tuple[Departure, ...] = (
     # peft
@@ -449,7 +460,8 @@ DEPARTURES: tuple[Departure, ...] = (
         "peft-parameters",
         "peft",
         "design",
-        "parameters are `base_layer.*`, `lora_A.*`, `lora_B.*`",
+        "parameters are `base_layer.*` and the adapters' (`lora_A.*`, `lora_B.*`; "
+        "`lora_embedding_A.*`, `lora_embedding_B.*`)",
         "`named_parameters()` yields `base_layer.weight`, `base_layer.bias`, "
         "`lora_A.default.weight`, `lora_B.default.weight`, where `nn.Linear` yields exactly "
         "`weight`, `bias`: code that walks a Linear's parameters by name (state-dict converters, "
@@ -863,9 +875,10 @@ DEPARTURES: tuple[Departure, ...] = (
         "argument 'padding_mode'` (the adapters pass the contract's default, `\"zeros\"`, as "
         "nothing, and any other value on). Both always pad with zeros. Every check that draws "
         "configs departs as soon as it draws another mode; in some (the gradient and "
-        "output-size checks, the `nn.Module` contract checks) this is the failure reported, "
-        "which can hide what the same check would find with zero padding (each check reports "
-        "one failure).",
+        "output-size checks, the `nn.Module` contract checks, the reference check) this is "
+        "the failure reported, which hides what the same check would find with zero padding "
+        "(each check reports one failure): the diagnostic target "
+        "`timm-conv2d-same-zeros-only` rejects those examples, to show it.",
         "timm_conv_padding_mode.py",
         (Rule(TIMM_CONV, message="unexpected keyword argument 'padding_mode'"),),
     ),
@@ -881,22 +894,30 @@ DEPARTURES: tuple[Departure, ...] = (
         "`padding=1` with a 1×1 kernel gives no padding, outputs have other shapes and values "
         "than `nn.Conv2d`'s with the same arguments, and an input smaller than the (dilated) "
         "kernel is padded up to it instead of refused (`Kernel size can't be greater than "
-        'actual input size`). TensorFlow\'s `padding="SAME"`, on purpose (its docstring; '
-        "timm's `tf_*` model ports use it to load TF weights); the accepted-and-ignored "
-        "`padding` argument is what a caller of the `nn.Conv2d` signature must know.",
+        "actual input size`). Since the value never reaches `nn.Conv2d`, the constructor also "
+        "accepts what `nn.Conv2d` refuses: `padding=\"same\"` with a stride (`padding='same' "
+        "is not supported for strided convolutions`) and any unknown string. TensorFlow's "
+        '`padding="SAME"`, on purpose (its docstring; timm\'s `tf_*` model ports use it to '
+        "load TF weights); the accepted-and-ignored `padding` argument is what a caller of the "
+        "`nn.Conv2d` signature must know.",
         "timm_conv2d_same_padding.py",
         (
             Rule(
-                ("timm-conv2d-same",),
+                CONV2D_SAME,
                 check=r"test_conv2d_padding|test_layer_matches_reference|"
                 r"test_layer_sees_in_place_parameter_updates|test_conv2d_output_size_formula|"
                 r"test_conv2d_gradients_match_oracle|test_conv2d_empty_dims_follow_the_formula",
                 message=r"shape=.*but should be",
             ),
             Rule(
-                ("timm-conv2d-same",),
+                CONV2D_SAME,
                 check="test_layer_rejects_error_inputs",
                 message=r"but should raise RuntimeError.*sides \(",
+            ),
+            Rule(
+                CONV2D_SAME,
+                check="test_conv2d_rejects_invalid_construction",
+                message=r"'padding': '\w+'.*returned Conv2dSame",
             ),
         ),
     ),
@@ -1243,6 +1264,9 @@ def _summary_row(target: Target, records: list[Record], labels: dict[str, str]) 
     departs = c["failed"] + c["error"]
     keys = sorted({r.departure for r in records if r.departure}, key=list(labels).index)
     where = ", ".join(f"{labels[k]} {_title(k)}" for k in keys) or "—"
+    unclassified = sum(1 for r in records if r.outcome in ("failed", "error") and not r.departure)
+    if unclassified:
+        where += f"; **{unclassified} unclassified** (below)"
     return (
         f"| {target.title} (`{target.spec}`) | {ran} | {c['passed']} | {departs} | "
         f"{c['xfailed']} | {where} |"
@@ -1347,7 +1371,8 @@ def render_page(
                 f"{meta['not_run']}."
             ),
             "Cells: ❌ departs (failing/all, departure), ✅ passed, ➖ expected failure "
-            "(PyTorch's own, as for `nn.Linear`), ⏭️ skipped; one cell sums the dtypes.",
+            f"(PyTorch's own, as for `{reference_name(t.kind).replace('torch.', '')}`), ⏭️ "
+            "skipped; one cell sums the dtypes.",
             "",
         ]
         out += _matrix(records, labels)
@@ -1454,6 +1479,11 @@ def render_index(data: dict[str, tuple[list[Record], dict]]) -> str:
             [f"{d.title} ({d.kind})" for d in keys]
             + [f"{d.title} ({d.kind}; masked here by another, shown elsewhere)" for d in masked]
         )
+        unclassified = sum(
+            1 for r in records if r.outcome in ("failed", "error") and not r.departure
+        )
+        if unclassified:
+            titles += f"; **{unclassified} failures unclassified** (see the page)"
         out.append(
             f"| {t.title} | `{reference_name(t.kind)}` | `{t.spec}` | {ran} | {c['passed']} | "
             f"{c['failed'] + c['error']} | "

@@ -22,7 +22,9 @@ contracts (``conformance.layers``) and otherwise only call the library's
 constructor; each says what it maps:
 
 - :func:`conv2d_same`: ``timm.layers.Conv2dSame`` (TensorFlow's dynamic
-  ``"SAME"`` padding; its constructor takes ``padding`` and ignores it);
+  ``"SAME"`` padding; its constructor takes ``padding`` and ignores it), and
+  :func:`conv2d_same_zeros_only`, a diagnostic that rejects the examples
+  drawing a ``padding_mode`` it cannot be built with;
 - :func:`std_conv2d`: ``timm.layers.StdConv2d`` (weight standardization);
 - :func:`batch_norm_act2d`: ``timm.layers.BatchNormAct2d(..., apply_act=False)``
   (BatchNorm2d with its activation and drop layer both ``Identity``);
@@ -45,7 +47,14 @@ import torch
 from timm.layers import BatchNormAct2d, Conv2dSame, LayerNorm, Linear, StdConv2d
 from torch import nn
 
-__all__ = ["Linear", "batch_norm_act2d", "conv2d_same", "layer_norm", "std_conv2d"]
+__all__ = [
+    "Linear",
+    "batch_norm_act2d",
+    "conv2d_same",
+    "conv2d_same_zeros_only",
+    "layer_norm",
+    "std_conv2d",
+]
 
 
 def _padding_mode(padding_mode: str) -> dict[str, Any]:
@@ -72,6 +81,34 @@ def conv2d_same(
     return Conv2dSame(
         in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
         device=device, dtype=dtype, **_padding_mode(padding_mode),
+    )  # fmt: skip
+
+
+def conv2d_same_zeros_only(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    bias: bool = True,
+    padding_mode: str = "zeros",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A diagnostic: :func:`conv2d_same` for the configs ``Conv2dSame`` can be built from.
+
+    Called by a check with ``padding_mode`` other than ``"zeros"``, it rejects the
+    example (``hypothesis.assume``), so the checks draw other configs instead of
+    shrinking to the ``TypeError`` the library raises for it, and show what else
+    departs. Everything else is :func:`conv2d_same`."""
+    from hypothesis import assume
+
+    assume(padding_mode == "zeros")
+    return conv2d_same(
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+        device=device, dtype=dtype,
     )  # fmt: skip
 
 

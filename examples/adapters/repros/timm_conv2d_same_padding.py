@@ -12,3 +12,4 @@ for k, p in ((1, 1), (3, 0)):
         shape = f"RuntimeError: {str(e).splitlines()[0][-52:]}"
     print(f"kernel {k}, padding={p}: Conv2dSame -> {tuple(same(x).shape)}, nn.Conv2d -> {shape}")
 assert Conv2dSame(1, 1, 1, padding=1)(x).shape == (1, 1, 1, 1)
+print(Conv2dSame(1, 1, 1, stride=2, padding="same"), "(nn.Conv2d: ValueError)")
