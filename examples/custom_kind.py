@@ -21,7 +21,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 
-from conformance.layers import ErrorCase, LayerInfo, Reference
+from conformance.layers import ErrorCase, Example, LayerInfo, Reference
 from strategies import shapes, tensors
 
 
@@ -100,6 +100,12 @@ def error_inputs(
     )
 
 
+def examples(dtype: torch.dtype, device: torch.device) -> list[Example]:
+    """Tried first by every check: a bias, two rows of distinct nonzero values."""
+    x = torch.tensor([[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0]], dtype=dtype, device=device)
+    return [Example(ScaleConfig(3, True, dtype, str(device)), (x,), "with a bias")]
+
+
 SCALE = LayerInfo(
     name="scale",
     implementation=Scale,
@@ -112,4 +118,5 @@ SCALE = LayerInfo(
         ScaleConfig(3, b, torch.float32, str(device)) for b in (True, False)
     ],
     error_inputs=error_inputs,
+    examples=examples,
 )

@@ -166,3 +166,34 @@ def test_each_kind_has_canonical_examples_its_own_layer_passes(kind: str) -> Non
         out = module(*example.inputs)
         assert out.numel() > 0, f"{kind}: the canonical example computes nothing: {example}"
         assert bool((out != 0).any()), f"{kind}: the canonical example's output is all zeros"
+
+
+def test_canonical_first_is_the_first_example_and_an_occasional_later_one():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from conformance.support.canonical import canonical_first
+
+    drawn: list[int] = []
+
+    @settings(max_examples=400, database=None, derandomize=True)
+    @given(st.data())
+    def probe(data: st.DataObject) -> None:
+        drawn.append(data.draw(canonical_first(st.just(-1), st.integers(0, 10**6))))
+        data.draw(st.integers(0, 2**32 - 1))  # later draws keep examples distinct
+
+    probe()
+    assert drawn[0] == -1
+    share = drawn.count(-1) / len(drawn)
+    assert 0.01 < share < 0.2, f"the canonical value in {share:.0%} of examples"
+
+
+def test_a_failure_shrinks_to_the_canonical_value_when_it_fails_there():
+    from hypothesis import find
+    from hypothesis import strategies as st
+
+    from conformance.support.canonical import canonical_first
+
+    strategy = canonical_first(st.just(-1), st.integers(0, 100))
+    assert find(strategy, lambda x: x == -1 or x > 50) == -1
+    assert find(strategy, lambda x: x > 50) == 51  # elsewhere, the general strategy shrinks

@@ -15,7 +15,7 @@ effect through their strategies: :func:`canonical_first` puts a canonical
 value -- nonzero bias, a square weight, one batch dim, distinct nonzero
 inputs -- where the simplest value was. It is what the first example draws
 and where a failure shrinks to when it fails there too (a readable
-reproduction); random examples draw it an eighth of the time and the
+reproduction); random examples draw it about one time in twelve and the
 original strategy otherwise, so coverage is not traded away.
 """
 
@@ -29,15 +29,18 @@ from hypothesis import strategies as st
 
 T = TypeVar("T")
 
-#: Random examples draw the canonical value once in ``CANONICAL_ODDS``.
-CANONICAL_ODDS = 8
+# Whether to draw from the general strategy: yes unless two small integers are
+# both zero. Zero is what Hypothesis draws first and shrinks to, and also what
+# it favours in random draws (a quarter of them for one integer, with another
+# draw after it); both zero came up in 8% of 1000 derandomized examples.
+_GENERAL = st.tuples(st.integers(0, 7), st.integers(0, 7)).map(any)
 
 
 def canonical_first(
     canonical: st.SearchStrategy[T], general: st.SearchStrategy[T]
 ) -> st.SearchStrategy[T]:
     """``general``, with ``canonical``'s values as its simplest: drawn first, shrunk toward."""
-    return st.integers(0, CANONICAL_ODDS - 1).flatmap(lambda i: general if i else canonical)
+    return _GENERAL.flatmap(lambda g: general if g else canonical)
 
 
 def cloned(values: Sequence[T]) -> st.SearchStrategy[T]:
