@@ -55,9 +55,8 @@ CALLS: dict[str, tuple[tuple[int, ...], list[tuple[int, ...]]] | None] = {
 }
 CALLS_SKIPPED = {
     "embedding": "`check_call_semantics` draws floating-point inputs of the shapes it is "
-    "given, and an embedding takes integer indices, so the module-call checks are not run "
-    "for the `embedding` targets (the suites' own checks call them on drawn indices in every "
-    "mode)",
+    "given, and an embedding takes integer indices (the suites' own checks call the layer on "
+    "drawn indices in every mode)",
 }
 
 
