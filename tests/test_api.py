@@ -180,3 +180,14 @@ def test_importing_the_kit_stays_cheap():
         "assert 'conformance.api' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_module_with_running_statistics_passes_the_module_call_checks():
+    # A training call updates a BatchNorm's running statistics: the eval-mode
+    # reference is the module as that call left it (found by the timm ecosystem run).
+    report = conformance.check_module(
+        lambda: nn.BatchNorm2d(3), inputs=[(2, 3, 4, 4)], max_examples=10, dtypes=["float32"]
+    )
+    assert "test_module_calls::test_eval_after_wrapping_reaches_the_call[cpu-float32]" in (
+        report.passed
+    )
