@@ -272,24 +272,6 @@ PAGES = {
         "trailing `normalized_shape` of an input of any rank) does not describe; an adapter "
         "would have to permute every input itself, and the suites would check the adapter's "
         "permutes around `F.layer_norm`, not timm.",
-        beyond=(
-            (
-                "Left unclassified: a check of the kit that `nn.BatchNorm2d` fails too",
-                "`timm-batch-norm-act2d` fails `test_eval_after_wrapping_reaches_the_call` "
-                "(module-call checks, `eager` and `functional_call`, float32 and float64) with "
-                "`out[0, 0, 0, 0]=0.0687, but should be 0.0`. That is not timm's: "
-                "`conformance.check_call_semantics(lambda: torch.nn.BatchNorm2d(3), "
-                "inputs=[(2, 3, 4, 4)])` fails it the same way. The check "
-                "(`conformance/test_module_calls.py`) copies the module as its eval-mode "
-                "reference *before* the call in training mode, and that call updates the "
-                "running statistics (and `num_batches_tracked`) of any BatchNorm; the eval-mode "
-                "output then follows the updated statistics, not the copied ones. A bug in the "
-                "check, reported to the kit's maintainers; until it is fixed the failures stay "
-                "unclassified here and the regeneration exits 1. "
-                "(`torchvision-frozen-batch-norm2d` passes it: its statistics never change.)",
-                None,
-            ),
-        ),
     ),
     "transformers": Page(
         "transformers' GPT-2 `Conv1D`",
