@@ -663,11 +663,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     callspec = getattr(pyfuncitem, "callspec", None)
     name = None if callspec is None else callspec.params.get("mode")
     mode = next((m for m in selected_modes(pyfuncitem.config) if m.name == name), None)
-    share = pyfuncitem.get_closest_marker("examples_share")
+    # The smallest share any mark gives (a check's own, and its parameter's).
+    shares = [m.args[0] for m in pyfuncitem.iter_markers("examples_share")]
     cap = example_cap(
         settings().max_examples,
         mode_cap=None if mode is None else mode.max_examples,
-        share=None if share is None else share.args[0],
+        share=min(shares, default=None),
     )
     test = None if cap is None else capped(pyfuncitem.obj, cap)
     if test is None:

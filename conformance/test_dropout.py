@@ -135,13 +135,18 @@ ALPHA_KINDS = tuple(k for k in KINDS if k.config().alpha)
 RANK_KINDS = CHANNEL_KINDS
 
 
+#: The other kinds' cases watch torch's own classes only: half the examples.
+TORCH_ONLY = (pytest.mark.exercises(), pytest.mark.examples_share(0.5))
+
+
 def over(kinds: tuple[Kind, ...]) -> pytest.MarkDecorator:
     """Parametrise over ``kinds``. Only plain ``Dropout`` is built from ``dropout_cls``:
-    the other kinds' cases exercise no ``--target`` (``exercises()``)."""
+    the other kinds' cases exercise no ``--target`` (``exercises()``) and run half the
+    profile's examples (``conformance-thorough`` gives them plenty)."""
     return pytest.mark.parametrize(
         "kind",
         [
-            pytest.param(k, id=str(k), marks=() if k.name == "Dropout" else pytest.mark.exercises())
+            pytest.param(k, id=str(k), marks=() if k.name == "Dropout" else TORCH_ONLY)
             for k in kinds
         ],
     )
