@@ -2,7 +2,7 @@
 import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
-
+torch.manual_seed(0)  # the same numbers on every regeneration
 model = get_peft_model(nn.Sequential(nn.Linear(4, 3)), LoraConfig(r=4, target_modules=["0"]))
 layer, x = model.base_model.model[0], torch.ones(2, 4)
 opt = torch.optim.SGD([p for p in layer.parameters() if p.requires_grad], lr=0.5)
