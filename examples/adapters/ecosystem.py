@@ -48,6 +48,7 @@ class Target:
 #: arguments, input shapes). None: not run, for the reason given.
 CALLS: dict[str, tuple[tuple[int, ...], list[tuple[int, ...]]] | None] = {
     "linear": ((4, 3), [(2, 4)]),
+    "conv1d": ((3, 2, 3), [(2, 3, 5)]),
     "conv2d": ((3, 2, 3), [(2, 3, 5, 5)]),
     "batch_norm2d": ((3,), [(2, 3, 4, 4)]),
     "layer_norm": ((4,), [(2, 4)]),
@@ -102,6 +103,26 @@ TARGETS = (
         "the same, then one SGD step (lr 0.5, MSE on 8 random indices and targets from its own "
         "generator, seed 0): `lora_embedding_A != 0`",
         kind="embedding",
+    ),
+    Target(
+        "peft-lora-conv1d",
+        "peft",
+        "peft_lora_adapter:lora_conv1d",
+        "peft LoRA `Conv1d`, fresh",
+        "`get_peft_model(one-layer model, LoraConfig(r=4, lora_alpha=8, target_modules=[...]))` "
+        "on an `nn.Conv1d` built from the contract's arguments; returns the `lora.Conv1d` that "
+        "replaced it (`lora_B = 0`)",
+        kind="conv1d",
+    ),
+    Target(
+        "peft-lora-conv1d-rank-divisible",
+        "peft",
+        "peft_lora_adapter:lora_conv1d_rank_divisible",
+        "peft LoRA `Conv1d`, fresh, `groups` dividing `r` only (diagnostic)",
+        "`lora_conv1d`, except that an example drawing `groups=3` (which does not divide "
+        "`r=4`) is rejected (`hypothesis.assume`), so no check shrinks to the `ValueError` "
+        "peft raises for it: a diagnostic, to see past it",
+        kind="conv1d",
     ),
     Target(
         "timm-linear",
@@ -219,7 +240,7 @@ class Page:
 
 PAGES = {
     "peft": Page(
-        "peft's LoRA `Linear` and `Embedding`",
+        "peft's LoRA `Linear`, `Embedding` and `Conv1d`",
         ("peft",),
         "A user gets this layer from `get_peft_model(model, LoraConfig(...))`: each "
         "`nn.Linear` named in `target_modules` is replaced by `peft.tuners.lora.Linear`, which "
@@ -239,7 +260,34 @@ PAGES = {
         "* lora_alpha / r`; `weight` is again `base_layer.weight`, read-only. The adapter "
         "(`lora_embedding`) builds the `nn.Embedding` from the `embedding` contract's arguments "
         "inside a one-layer model, exactly as for Linear. It has no `from_pretrained`, so "
-        "`test_embedding_from_pretrained` skips.",
+        "`test_embedding_from_pretrained` skips.\n\n"
+        "An `nn.Conv1d` named in `target_modules` is replaced by `peft.tuners.lora.Conv1d`: "
+        "`base_layer` (frozen), `lora_A[name]` (`nn.Conv1d(in, r, kernel_size, stride, "
+        "padding, bias=False)`, Kaiming-uniform) and `lora_B[name]` (`nn.Conv1d(r, out, 1, "
+        "groups=groups, bias=False)`, zeros), and `forward(x) = base_layer(x) + "
+        "lora_B(lora_A(dropout(x))) * lora_alpha / r`; `weight`/`bias` are again "
+        "`base_layer`'s, read-only. `lora_A` takes the base layer's `kernel_size`, `stride` and "
+        "`padding`, but not its `dilation` or `padding_mode` (D8). The adapter (`lora_conv1d`) "
+        "builds the `nn.Conv1d` from the `conv1d` contract's arguments inside a one-layer "
+        "model, as for Linear; fresh only (`lora_B = 0`), so where it runs it computes what "
+        "the base layer does. peft refuses `groups` that do not divide `r` (D7), and every "
+        "check that draws `groups=3` shrinks to that, so a diagnostic target, "
+        "`peft-lora-conv1d-rank-divisible`, rejects those draws (`hypothesis.assume`): what "
+        "departs there and not in `peft-lora-conv1d` was behind D7.",
+        beyond=(
+            (
+                "LoRA `Conv1d` zero-pads its adapter whatever the `padding_mode`",
+                "Not reached by the fresh targets (`lora_B = 0`: the adapter's term is zero "
+                "wherever it is computed). Found reading `update_layer` for D8: `lora_A` is "
+                "built without the base layer's `padding_mode`, so with `reflect`, "
+                "`replicate` or `circular` padding the base term pads one way and the "
+                "adapter's term with zeros. Once `lora_B != 0` the unmerged layer and the same "
+                "layer after `merge()` (which adds the delta to the base weight, padded the "
+                "base's way) differ at the edge positions: merging changes what the model "
+                "computes. The same cause as D8; a bug in the library.",
+                "peft_conv1d_padding_mode.py",
+            ),
+        ),
     ),
     "timm": Page(
         "timm's `Linear`, `Conv2dSame`, `StdConv2d`, `BatchNormAct2d` and `LayerNorm`",
@@ -383,6 +431,7 @@ KIND_LABELS = {
 
 PEFT = ("peft-lora", "peft-lora-trained")
 PEFT_EMBEDDING = ("peft-lora-embedding", "peft-lora-embedding-trained")
+PEFT_CONV1D = ("peft-lora-conv1d", "peft-lora-conv1d-rank-divisible")
 CONV1D = ("gpt2-conv1d", "gpt2-conv1d-nx0-bypassed", "gpt2-conv1d-view")
 OPACUS = ("opacus-grad-sample", "opacus-hooked-linear")
 TIMM_CONV = ("timm-conv2d-same", "timm-std-conv2d")
@@ -400,13 +449,14 @@ DEPARTURES: tuple[Departure, ...] = (
         "check under `--mode jit` departs at scripting. peft does not claim TorchScript support "
         "(its layers take `*args, **kwargs` to pass adapter names and variant arguments "
         "through), and TorchScript is deprecated upstream: a design choice, undocumented as such. "
-        "The same for the LoRA `Embedding` (`forward(self, x, *args, **kwargs)` too).",
+        "The same for the LoRA `Embedding` and `Conv1d` (`forward(self, x, *args, **kwargs)` "
+        "too).",
         "peft_not_scriptable.py",
         (
             Rule(
-                PEFT + PEFT_EMBEDDING,
+                PEFT + PEFT_EMBEDDING + PEFT_CONV1D,
                 modes=("jit",),
-                message=r"torch\.jit\.script\((Linear|Embedding)\) raised NotSupportedError",
+                message=r"torch\.jit\.script\((Linear|Embedding|Conv1d)\) raised NotSupportedError",
             ),
         ),
     ),
@@ -422,7 +472,10 @@ DEPARTURES: tuple[Departure, ...] = (
         "`print_trainable_parameters()` reports it). Shrunk to `Linear(0, 0)`: it holds for "
         "every shape, dtype and "
         "mode. The LoRA `Embedding`'s table is frozen the same way, so `weight.grad` stays None "
-        "after a backward (shrunk to `Embedding(1, 1)`); only `lora_embedding_A`/`_B` train.",
+        "after a backward (shrunk to `Embedding(1, 1)`); only `lora_embedding_A`/`_B` train. "
+        "The LoRA `Conv1d`'s weight and bias are frozen too: the gradient check's "
+        "`torch.autograd.grad(..., weight)` raises `One of the differentiated Tensors does not "
+        "require grad`.",
         "peft_frozen_base.py",
         (
             Rule(
@@ -434,6 +487,11 @@ DEPARTURES: tuple[Departure, ...] = (
                 PEFT_EMBEDDING,
                 check="test_embedding_weight_gradient",
                 message="weight.grad is None",
+            ),
+            Rule(
+                PEFT_CONV1D,
+                check="test_conv1d_gradients_match_oracle",
+                message="One of the differentiated Tensors does not require grad",
             ),
         ),
     ),
@@ -450,7 +508,8 @@ DEPARTURES: tuple[Departure, ...] = (
         "wrapper by design (peft saves and loads adapters by these names). The LoRA "
         "`Embedding` likewise yields `base_layer.weight`, `lora_embedding_A.default`, "
         "`lora_embedding_B.default` and no `weight` of its own (its `weight` is the property "
-        "below).",
+        "below). The LoRA `Conv1d` yields `base_layer.weight`, `base_layer.bias`, "
+        "`lora_A.default.weight`, `lora_B.default.weight`, as the LoRA `Linear`.",
         "peft_parameters.py",
         (
             Rule(
@@ -459,7 +518,7 @@ DEPARTURES: tuple[Departure, ...] = (
                 message=r"base_layer\.weight.*lora_A",
             ),
             Rule(
-                PEFT_EMBEDDING,
+                PEFT_EMBEDDING + PEFT_CONV1D,
                 check="test_layer_has_declared_parameters",
                 message="weight is not a parameter of the module",
             ),
@@ -508,7 +567,8 @@ DEPARTURES: tuple[Departure, ...] = (
         "`lora_embedding_B` normal, so one step moves `A`). On both embedding targets "
         "`test_layer_sees_in_place_parameter_updates` shows it too: its own optimizer step "
         "on every parameter that requires grad (the adapters only) turns a fresh layer into a "
-        "trained one, and the output no longer follows `weight`.",
+        "trained one, and the output no longer follows `weight`; so on the LoRA `Conv1d` "
+        "targets (`lora_B` moves there).",
         "peft_trained_map.py",
         (
             Rule(
@@ -524,7 +584,7 @@ DEPARTURES: tuple[Departure, ...] = (
                 message="but should be",
             ),
             Rule(
-                PEFT_EMBEDDING,
+                PEFT_EMBEDDING + PEFT_CONV1D,
                 check="test_layer_sees_in_place_parameter_updates",
                 message=r"after the update.*but should be.*optimizer step",
             ),
@@ -554,6 +614,62 @@ DEPARTURES: tuple[Departure, ...] = (
                 message="but should be",
             ),
         ),
+    ),
+    Departure(
+        "peft-conv1d-groups",
+        "peft",
+        "design",
+        "LoRA `Conv1d` refuses `groups` that do not divide `r`",
+        "`nn.Conv1d` takes any `groups` dividing both channel counts; peft's `_ConvNd.__init__` "
+        "raises `ValueError: Targeting a Conv1d with groups=3 and rank 4. Currently, support is "
+        "limited to conv layers where the rank is divisible by groups. Either choose a different "
+        "rank or do not target this specific layer.` (`lora_B` is a grouped 1×1 convolution "
+        "from `r` channels, so `r` must split into the groups). `get_peft_model` raises it, so "
+        "a model holding such a layer cannot be adapted with that rank at all. A stated "
+        "limitation (the message says so): a design choice. Every check that draws `groups=3` "
+        "(3 channels in and out, the suites drawing up to 4) shrinks to it, which hides what else "
+        "departs: the diagnostic target `peft-lora-conv1d-rank-divisible` rejects those draws. "
+        "(With `groups > 1` dividing `r`, peft also warns that merging is not supported, and "
+        "`merge()` raises `NotImplementedError`.)",
+        "peft_conv1d_groups.py",
+        (
+            Rule(
+                ("peft-lora-conv1d",),
+                message="support is limited to conv layers where the rank is divisible by groups",
+            ),
+        ),
+    ),
+    Departure(
+        "peft-conv1d-dilation",
+        "peft",
+        "bug",
+        "LoRA `Conv1d` with `dilation > 1`: `lora_A` is not dilated, so the two terms' "
+        "lengths differ",
+        "`_ConvNd.update_layer` builds `lora_A = nn.Conv1d(in, r, kernel_size, stride, "
+        "padding, bias=False)` from the base layer's kernel, stride and padding only: not its "
+        "`dilation` (nor its `padding_mode`, see below). With `dilation=d > 1`, a kernel of "
+        "`k > 1` and numeric padding, the base layer's output is shorter than the adapter's "
+        "(by `(d - 1)(k - 1)` positions at stride 1), and `base_layer(x) + "
+        "lora_B(lora_A(x)) * scaling` either "
+        "raises (`RuntimeError: The size of tensor a (2) must match the size of tensor b (3) at "
+        "non-singleton dimension 2`) or, when the base output has length 1, broadcasts to the "
+        "adapter's length: a wrong shape, the base's one position repeated, silently (shrunk to "
+        "`Conv1d(1, 1, kernel_size=2, dilation=2)` on a length-3 input: `(N, 1, 2)` for "
+        "`(N, 1, 1)`). So a dilated `nn.Conv1d` (WaveNet/TCN-style stacks) cannot be LoRA-"
+        "adapted unless `kernel_size=1` or `padding='same'`; nothing documents it, and the "
+        "`padding_mode` "
+        "omission (the adapter zero-pads whatever the base does, so `merge()` changes the edges "
+        "once `lora_B != 0`: *Beyond the suites*) has the same cause: a bug. The checks that "
+        "reach it in `peft-lora-conv1d` shrink to D7 first; the diagnostic target shows it.",
+        "peft_conv1d_dilation.py",
+        (
+            Rule(
+                PEFT_CONV1D,
+                message=r"The size of tensor a \(\d+\) must match the size of tensor b",
+            ),
+            Rule(PEFT_CONV1D, message=r"out\.shape=.*but should be.*dilation=2"),
+        ),
+        masked_by="peft-conv1d-groups",
     ),
     # transformers' Conv1D
     Departure(

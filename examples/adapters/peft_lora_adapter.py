@@ -1,4 +1,5 @@
-"""peft's LoRA ``Linear`` and ``Embedding`` on the kit's ``linear`` and ``embedding`` contracts.
+"""peft's LoRA ``Linear``, ``Embedding`` and ``Conv1d`` on the kit's ``linear``, ``embedding``
+and ``conv1d`` contracts.
 
 A user gets this layer from ``get_peft_model(model, LoraConfig(...))``: every
 ``nn.Linear`` named in ``target_modules`` is replaced by
@@ -35,6 +36,21 @@ on random indices ``A != 0``::
 
     PYTHONPATH=examples/adapters pytest --pyargs conformance \\
         --target embedding=peft_lora_adapter:lora_embedding
+
+``lora_conv1d`` does the same for an ``nn.Conv1d`` (the ``conv1d`` contract:
+``in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+bias, padding_mode, device, dtype``): ``get_peft_model`` replaces it by
+``peft.tuners.lora.Conv1d``, which keeps it as ``base_layer`` (frozen) and adds
+``lora_A[adapter]`` (``nn.Conv1d(in, r, kernel_size, stride, padding,
+bias=False)``, Kaiming-uniform) and ``lora_B[adapter]`` (``nn.Conv1d(r, out, 1,
+groups=groups, bias=False)``, zeros), and computes ``base_layer(x) +
+lora_B(lora_A(dropout(x))) * scaling``. Fresh only (``lora_B = 0``)::
+
+    PYTHONPATH=examples/adapters pytest --pyargs conformance \\
+        --target conv1d=peft_lora_adapter:lora_conv1d
+
+``lora_conv1d_rank_divisible`` is a diagnostic: the same, with the examples whose
+``groups`` does not divide ``r`` (which peft refuses) rejected.
 """
 
 from __future__ import annotations
@@ -182,3 +198,99 @@ def trained_lora_embedding(
     )
     train_embedding_one_step(layer)
     return layer
+
+
+class _OneConv1d(nn.Module):
+    def __init__(self, conv: nn.Conv1d) -> None:
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def _conv1d(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | tuple[int],
+    stride: int | tuple[int] = 1,
+    padding: int | str | tuple[int] = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    bias: bool = True,
+    padding_mode: str = "zeros",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Conv1d:
+    return nn.Conv1d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=bias,
+        padding_mode=padding_mode,
+        device=device,
+        dtype=dtype,
+    )
+
+
+def _lora_conv1d(base: nn.Conv1d) -> nn.Module:
+    config = LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=0.0, target_modules=["conv"])
+    model = get_peft_model(_OneConv1d(base), config)
+    return model.base_model.model.conv
+
+
+def lora_conv1d(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | tuple[int],
+    stride: int | tuple[int] = 1,
+    padding: int | str | tuple[int] = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    bias: bool = True,
+    padding_mode: str = "zeros",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A fresh LoRA convolution (``lora_B = 0``): computes what its frozen base layer does
+    (where peft accepts the configuration and its adapter's output has the base's shape)."""
+    base = _conv1d(
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+        padding_mode, device, dtype,
+    )  # fmt: skip
+    return _lora_conv1d(base)
+
+
+def lora_conv1d_rank_divisible(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | tuple[int],
+    stride: int | tuple[int] = 1,
+    padding: int | str | tuple[int] = 0,
+    dilation: int | tuple[int] = 1,
+    groups: int = 1,
+    bias: bool = True,
+    padding_mode: str = "zeros",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Module:
+    """A diagnostic: :func:`lora_conv1d` for the configs peft accepts (``groups`` divides
+    the rank ``r = 4``).
+
+    Once ``nn.Conv1d`` has accepted the arguments (so an invalid construction still raises
+    torch's ``ValueError``), a ``groups`` not dividing ``r`` (``groups=3``) rejects the
+    example (``hypothesis.assume``), so the checks draw other configs instead of shrinking
+    to the ``ValueError`` peft raises for it, and show what else departs. Everything else
+    is :func:`lora_conv1d`."""
+    from hypothesis import assume
+
+    base = _conv1d(
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+        padding_mode, device, dtype,
+    )  # fmt: skip
+    assume(RANK % base.groups == 0)
+    return _lora_conv1d(base)
