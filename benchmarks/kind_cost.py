@@ -50,14 +50,10 @@ _seconds: dict[str, float] = collections.defaultdict(float)
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    from conformance.targets import exercised_kinds
+    from conformance.targets import item_kinds
 
     for item in items:
-        marker = item.get_closest_marker("exercises")
-        kinds = exercised_kinds(
-            getattr(item, "fixturenames", ()), None if marker is None else tuple(marker.args)
-        )
-        _kinds[item.nodeid] = sorted(kinds)
+        _kinds[item.nodeid] = sorted(item_kinds(item))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -247,6 +247,7 @@ def _parametrizations(fn: Callable[..., Any]) -> list[Axis]:
                     values,
                     pid or _param_id(shown, ids, names[0], index),
                     exercises=_mark_args(marks, "exercises"),
+                    share=(_mark_args(marks, "examples_share") or (None,))[0],
                 )
             )
         axes.append((tuple(names), params))
@@ -297,6 +298,7 @@ def _cases(
             continue
         fn_marks = _marks(fn)
         supports_meta = _mark_args(fn_marks, "supports_meta") is not None
+        fn_share = (_mark_args(fn_marks, "examples_share") or (None,))[0]
         axes: list[Axis] = []
         if "device" in params:
             axes.append((("device",), selection.meta_skipped(device_axis, supports_meta)))
@@ -373,7 +375,11 @@ def _cases(
                 fields,
                 xfail.kwargs.get("reason", "xfail") if xfail else None,
                 mode.max_examples if mode is not None else None,
-                (_mark_args(fn_marks, "examples_share") or (None,))[0],
+                # The smallest share of the check's and its parameters' (as in a run).
+                min(
+                    (s for s in (fn_share, *(p.share for p in combo)) if s is not None),
+                    default=None,
+                ),
             )
 
 

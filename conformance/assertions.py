@@ -55,6 +55,31 @@ def assert_dtype(name: str, actual: torch.dtype, expected: torch.dtype, context:
         fail(f"{name}.dtype={actual}, but should be {expected}", context)
 
 
+def assert_declared(
+    module: torch.nn.Module,
+    name: str,
+    shape: tuple[int, ...] | None,
+    registered: dict[str, torch.Tensor],
+    what: str,
+    context: str = "",
+) -> torch.Tensor | None:
+    """``module.<name>`` as a contract declares it: with ``shape`` None an attribute
+    that is None and not among ``registered`` (its ``named_parameters()`` or
+    ``named_buffers()``, ``what`` says which), else one of them of that shape.
+    Returns the tensor (None where declared None)."""
+    if shape is None:
+        value = getattr(module, name, "missing")
+        if value is not None:
+            fail(f"{name}={type(value).__name__}, but should be None", context)
+        if name in registered:
+            fail(f"{name} is a {what}, but should not be registered", context)
+        return None
+    if name not in registered:
+        fail(f"{name} is not a {what} of the module, but should be", context)
+    assert_shape(name, registered[name].shape, shape, context)
+    return registered[name]
+
+
 def _as_numpy(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu()

@@ -585,7 +585,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     parity device a parity check is one skip, not one per dtype and operation."""
     if not _is_active(config):
         return
-    from conformance.targets import exercised_kinds
+    from conformance.targets import item_kinds
 
     targeted = set(selected_targets(config))
     eager = any(m.name == "eager" for m in selected_modes(config))
@@ -598,9 +598,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         names = getattr(item, "fixturenames", ())
         applies = eager or "mode" in names
         if applies and targeted:
-            marker = item.get_closest_marker("exercises")
-            kinds = exercised_kinds(names, None if marker is None else tuple(marker.args))
-            applies = bool(kinds & targeted)
+            applies = bool(item_kinds(item) & targeted)
         if applies and _without_parity_device(item):
             check = (str(item.path), getattr(item, "originalname", item.name))
             first = parity_skip.setdefault(check, item)
@@ -625,11 +623,9 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     if not targets:
         return
     from conformance.node_ids import TARGETS
-    from conformance.targets import exercised_kinds
+    from conformance.targets import item_kinds
 
-    marker = item.get_closest_marker("exercises")
-    names = getattr(item, "fixturenames", ())
-    kinds = exercised_kinds(names, None if marker is None else tuple(marker.args))
+    kinds = item_kinds(item)
     exercised = [str(targets[kind]) for kind in sorted(kinds & set(targets))]
     if exercised:
         item.stash[TARGETS] = ", ".join(exercised)

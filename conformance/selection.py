@@ -52,12 +52,15 @@ NO_PARITY_DEVICE_REASON = (
 class Param:
     """One value (or tuple of values) of a parametrised argument, its id part, and
     why it is skipped (None: it runs). ``exercises``: the ``--target`` kinds a
-    check run with this value exercises (None: whatever its fixtures say)."""
+    check run with this value exercises (None: whatever its fixtures say).
+    ``share``: the share of the profile's examples a check runs with this value
+    (an ``examples_share`` mark on the ``pytest.param``; None: all)."""
 
     values: tuple[Any, ...]
     id: str
     skip: str | None = None
     exercises: tuple[str, ...] | None = None
+    share: float | None = None
 
     @property
     def value(self) -> Any:

@@ -37,6 +37,7 @@ __all__ = [
     "TargetError",
     "check_contract",
     "exercised_kinds",
+    "item_kinds",
     "load_target",
     "parse_target",
 ]
@@ -234,3 +235,11 @@ def exercised_kinds(fixturenames: Iterable[str], marker_args: tuple[str, ...] | 
     names = set(fixturenames)
     kinds = {info.name for info in layers.registry().values() if info.fixture in names}
     return kinds | ({MODULE} if "call_subject" in names else set())
+
+
+def item_kinds(item: Any) -> set[str]:
+    """:func:`exercised_kinds` of a collected pytest item (its fixtures and its closest
+    ``exercises`` mark)."""
+    marker = item.get_closest_marker("exercises")
+    names = getattr(item, "fixturenames", ())
+    return exercised_kinds(names, None if marker is None else tuple(marker.args))

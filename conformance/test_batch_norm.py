@@ -54,6 +54,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from conformance.assertions import (
+    assert_declared,
     assert_dtype,
     assert_equal,
     assert_raises,
@@ -82,18 +83,12 @@ def _assert_buffers(module: nn.Module, config: BatchNormConfig, ctx: str) -> Non
     unregistered without ``track_running_stats``."""
     buffers = dict(module.named_buffers())
     for name in ("running_mean", "running_var", "num_batches_tracked"):
-        value = getattr(module, name, "missing")
-        if not config.track_running_stats:
-            if value is not None:
-                fail(f"{name}={type(value).__name__}, but should be None", ctx)
-            if name in buffers:
-                fail(f"{name} is a buffer, but should not be registered", ctx)
-            continue
-        if name not in buffers:
-            fail(f"{name} is not a buffer of the layer, but should be", ctx)
         count = name == "num_batches_tracked"
-        assert_shape(name, buffers[name].shape, () if count else (config.num_features,), ctx)
-        assert_dtype(name, buffers[name].dtype, torch.int64 if count else config.dtype, ctx)
+        shape = () if count else (config.num_features,)
+        declared = shape if config.track_running_stats else None
+        tensor = assert_declared(module, name, declared, buffers, "buffer", ctx)
+        if tensor is not None:
+            assert_dtype(name, tensor.dtype, torch.int64 if count else config.dtype, ctx)
 
 
 def _check_running_statistics(

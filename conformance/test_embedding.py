@@ -82,14 +82,15 @@ def _weight(module: nn.Module) -> torch.Tensor:
 def _first_configs(dtype: torch.dtype, device: torch.device) -> st.SearchStrategy[EmbeddingConfig]:
     """:func:`_configs`, the registry's canonical table first (padding_idx, every row
     looked up, one twice, with ``scale_grad_by_freq``)."""
-    (canonical, *_) = entry.examples(dtype, device)
+    (canonical, *_) = entry.EMBEDDING.canonical_examples(dtype, device)
     return canonical_first(st.just(canonical.config), _configs(dtype, str(device)))
 
 
 def _indices(config: EmbeddingConfig) -> st.SearchStrategy[torch.Tensor]:
     """Indices for ``config``: the canonical ones first for the canonical table."""
     general = _any_indices(config)
-    (canonical, *_) = entry.examples(config.dtype, torch.device(config.device))
+    device = torch.device(config.device)
+    (canonical, *_) = entry.EMBEDDING.canonical_examples(config.dtype, device)
     if config != canonical.config:
         return general
     return canonical_first(cloned([canonical.inputs[0]]), general)

@@ -30,7 +30,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
 
-from conformance.assertions import assert_dtype, assert_raises, assert_shape, assert_within, fail
+from conformance.assertions import (
+    assert_declared,
+    assert_dtype,
+    assert_raises,
+    assert_shape,
+    assert_within,
+    fail,
+)
 from conformance.layers import LayerUnderTest
 from conformance.modes import Mode
 from conformance.oracle.arrays import to_float64
@@ -136,16 +143,7 @@ def test_layer_has_declared_parameters(
         ("buffer", layer.info.buffers(config), dict(module.named_buffers())),
     ):
         for name, shape in declared.items():
-            value = getattr(module, name, "missing")
-            if shape is None:
-                if value is not None:
-                    fail(f"{name}={type(value).__name__}, but should be None", ctx)
-                if name in actual:
-                    fail(f"{name} is a {what}, but should not be registered", ctx)
-                continue
-            if name not in actual:
-                fail(f"{name} is not a {what} of the module, but should be", ctx)
-            assert_shape(name, actual[name].shape, shape, ctx)
+            assert_declared(module, name, shape, actual, what, ctx)
 
 
 @pytest.mark.layer_requires("error_inputs")

@@ -191,3 +191,16 @@ def test_a_module_with_running_statistics_passes_the_module_call_checks():
     assert "test_module_calls::test_eval_after_wrapping_reaches_the_call[cpu-float32]" in (
         report.passed
     )
+
+
+def test_a_parameters_examples_share_reaches_the_api_as_in_a_run():
+    from conformance.api import _parametrizations
+
+    @pytest.mark.parametrize(
+        "part", ["all", pytest.param("few", marks=pytest.mark.examples_share(0.25))]
+    )
+    def check(part: str) -> None: ...
+
+    ((names, params),) = _parametrizations(check)
+    assert names == ("part",)
+    assert [(p.id, p.share) for p in params] == [("all", None), ("few", 0.25)]

@@ -423,3 +423,29 @@ def test_a_directory_holding_the_package_is_a_conformance_run_only_if_collected(
     monkeypatch.setattr(plugin, "_PACKAGE_DIR", package)
     assert plugin._targets_conformance(pytester.parseconfig(str(pytester.path))) is contains_suites
     assert plugin._targets_conformance(pytester.parseconfig(str(package)))
+
+
+SHARED_SUITE = """
+import pytest
+from hypothesis import given, strategies as st
+
+RUNS = {}
+
+@pytest.mark.examples_share(0.5)
+@pytest.mark.parametrize(
+    "part", ["half", pytest.param("quarter", marks=pytest.mark.examples_share(0.25))]
+)
+@given(data=st.data())
+def test_counted(data, device, part):
+    data.draw(st.integers(), label="any")
+    RUNS[part] = RUNS.get(part, 0) + 1
+
+def test_zz_counts(device):
+    assert RUNS == {"half": 50, "quarter": 25}
+"""
+
+
+def test_a_check_runs_the_smallest_share_its_marks_and_its_parameters_give(pytester):
+    pytester.makepyfile(SHARED_SUITE)
+    result = outcomes(pytester, "--device", "cpu")
+    assert result["test_zz_counts[cpu]"] == "passed", result

@@ -198,10 +198,11 @@ class LayerInfo:
         from conformance.support.canonical import canonical_first, cloned
 
         general = self.inputs(config, dtype, device)
-        canonical = [e.inputs for e in self._examples(dtype, device) if e.config == config]
+        canonical = [e.inputs for e in self.canonical_examples(dtype, device) if e.config == config]
         return canonical_first(cloned(canonical), general) if canonical else general
 
-    def _examples(self, dtype: torch.dtype, device: torch.device) -> Sequence[Example]:
+    def canonical_examples(self, dtype: torch.dtype, device: torch.device) -> Sequence[Example]:
+        """:attr:`examples` for ``dtype`` and ``device``, built once (none without them)."""
         return () if self.examples is None else _examples_of(self, dtype, device)
 
     def deterministic_in(self, training: bool) -> bool:
@@ -252,7 +253,7 @@ def _example_configs(info: LayerInfo, dtype: torch.dtype, device: torch.device) 
     from conformance.support.canonical import canonical_first, cloned
 
     general = info.configs(dtype, device)
-    examples = info._examples(dtype, device)
+    examples = info.canonical_examples(dtype, device)
     if not examples:
         return general
     return canonical_first(cloned([e.config for e in examples]), general)

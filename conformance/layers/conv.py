@@ -180,32 +180,22 @@ def _contract(ndim: int) -> str:
     )
 
 
-CONV1D = LayerInfo(
-    name="conv1d",
-    implementation="torch.nn:Conv1d",
-    contract=_contract(1),
-    configs=lambda dtype, device: configs(dtype, device, 1),
-    inputs=_inputs,
-    reference=reference,
-    parameters=_parameters,
-    contract_configs=lambda device: _contract_configs(device, 1),
-    dtypes=DTYPES,
-    error_inputs=_error_inputs,
-    fixture="conv1d_cls",
-    examples=lambda dtype, device: _examples(dtype, device, 1),
-)
+def _info(ndim: int) -> LayerInfo:
+    return LayerInfo(
+        name=f"conv{ndim}d",
+        implementation=f"torch.nn:Conv{ndim}d",
+        contract=_contract(ndim),
+        configs=lambda dtype, device: configs(dtype, device, ndim),
+        inputs=_inputs,
+        reference=reference,
+        parameters=_parameters,
+        contract_configs=lambda device: _contract_configs(device, ndim),
+        dtypes=DTYPES,
+        error_inputs=_error_inputs,
+        fixture=f"conv{ndim}d_cls",
+        examples=lambda dtype, device: _examples(dtype, device, ndim),
+    )
 
-CONV2D = LayerInfo(
-    name="conv2d",
-    implementation="torch.nn:Conv2d",
-    contract=_contract(2),
-    configs=lambda dtype, device: configs(dtype, device, 2),
-    inputs=_inputs,
-    reference=reference,
-    parameters=_parameters,
-    contract_configs=lambda device: _contract_configs(device, 2),
-    dtypes=DTYPES,
-    error_inputs=_error_inputs,
-    fixture="conv2d_cls",
-    examples=lambda dtype, device: _examples(dtype, device, 2),
-)
+
+CONV1D = _info(1)
+CONV2D = _info(2)

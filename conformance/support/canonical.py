@@ -21,8 +21,9 @@ original strategy otherwise, so coverage is not traded away.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from hypothesis import strategies as st
@@ -66,7 +67,12 @@ def nonzero_first(
 ) -> st.SearchStrategy[torch.Tensor]:
     """``general`` (tensors of ``shape``), with :func:`distinct_values` first instead
     of zeros: a gradient or a table of zeros hides whatever it is multiplied by."""
-    return canonical_first(cloned([distinct_values(shape, dtype, device)]), general)
+    return canonical_first(_distinct(shape, dtype, str(device)), general)
+
+
+@functools.lru_cache(maxsize=256)  # asked on every example: build each tensor once
+def _distinct(shape: tuple[int, ...], dtype: torch.dtype, device: str) -> st.SearchStrategy[Any]:
+    return cloned([distinct_values(shape, dtype, device)])
 
 
 def distinct_values(
